@@ -1,0 +1,1 @@
+"""The Dialroom HTTP API: places outbound calls and reports on calls."""

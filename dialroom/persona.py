@@ -1,0 +1,187 @@
+"""The persona: one YAML file in `agents/` that says who answers a call and how.
+
+A persona validates into a frozen pydantic model. Every mistake is reported as one
+`PersonaError` naming the file, the field path and what to do about it.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dialroom.paths import AGENTS_DIR, PROMPTS_DIR
+
+# Variables a prompt or greeting may use without the persona collecting them.
+CALL_VARIABLES = frozenset({"caller_number", "called_number", "caller_name", "persona"})
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SpeechConfig(_Strict):
+    provider: Literal["azure", "openai", "local"]
+    language: str = "en-US"
+    voice: str | None = None
+
+
+class LLMConfig(_Strict):
+    provider: Literal["openai", "azure_openai", "flow"]
+    model: str | None = None
+    base_url: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+
+class Greeting(_Strict):
+    inbound: str
+    outbound: str | None = None
+
+
+class TurnConfig(_Strict):
+    min_endpointing_s: float = Field(default=0.4, ge=0, le=5)
+    max_endpointing_s: float = Field(default=3.0, ge=0, le=10)
+    interruptions: bool = True
+    detection: Literal["vad", "model"] = "vad"
+
+
+class FlowStep(_Strict):
+    """One step of a deterministic dialogue: say something, or wait for an answer."""
+
+    say: str | None = None
+    collect: str | None = Field(default=None, description="slot name the answer is stored in")
+    choices: tuple[str, ...] = ()
+    retry: str = "Sorry, I didn't catch that. Could you say it again?"
+    end_call: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FlowStep:
+        if (self.say is None) == (self.collect is None):
+            raise ValueError("a step has exactly one of `say` or `collect`")
+        if self.collect is not None and not self.choices:
+            raise ValueError("a `collect` step needs `choices` (the words that answer it)")
+        if self.end_call and self.say is None:
+            raise ValueError("`end_call` goes on a `say` step (the last thing said)")
+        return self
+
+
+class Persona(_Strict):
+    name: str
+    language: str = "en-US"
+    numbers: tuple[str, ...] = ()
+    stt: SpeechConfig
+    llm: LLMConfig
+    tts: SpeechConfig
+    prompt: str | None = Field(default=None, description="Markdown file in prompts/")
+    greeting: Greeting
+    turn: TurnConfig = TurnConfig()
+    flow: tuple[FlowStep, ...] = ()
+
+    @model_validator(mode="after")
+    def _flow_matches_llm(self) -> Persona:
+        if self.llm.provider == "flow" and not self.flow:
+            raise ValueError("llm.provider is `flow` but the persona has no `flow:` steps")
+        if self.llm.provider != "flow" and self.flow:
+            raise ValueError("`flow:` steps are only used with llm.provider `flow`")
+        if self.flow and self.flow[0].collect is None:
+            raise ValueError("flow: the first step must be a `collect` (the greeting asks it)")
+        if self.llm.provider != "flow" and self.prompt is None:
+            raise ValueError("an LLM persona needs `prompt:` (a file in prompts/)")
+        return self
+
+
+class PersonaError(Exception):
+    """A persona file that cannot be used, with where and why."""
+
+    def __init__(self, path: Path, field: str, problem: str) -> None:
+        self.path, self.field, self.problem = path, field, problem
+        where = f"{path.name}: {field}" if field else path.name
+        super().__init__(f"{where}: {problem}")
+
+
+def persona_path(name: str, agents_dir: Path = AGENTS_DIR) -> Path:
+    return agents_dir / f"{name}.yaml"
+
+
+def available(agents_dir: Path = AGENTS_DIR) -> list[str]:
+    return sorted(p.stem for p in agents_dir.glob("*.yaml"))
+
+
+def load_persona(
+    name: str, *, agents_dir: Path = AGENTS_DIR, prompts_dir: Path = PROMPTS_DIR
+) -> Persona:
+    """Read, validate and cross-check one persona; raise PersonaError on any mistake."""
+    if not _NAME.match(name):
+        raise PersonaError(persona_path(name, agents_dir), "", "not a valid persona name")
+    path = persona_path(name, agents_dir)
+    if not path.is_file():
+        known = ", ".join(available(agents_dir)) or "none"
+        raise PersonaError(path, "", f"no such persona (available: {known})")
+    data = _read_yaml(path)
+    if data.get("name", name) != name:
+        raise PersonaError(path, "name", f"must match the file name `{name}`")
+    try:
+        persona = Persona.model_validate({"name": name, **data})
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise PersonaError(path, field, _explain(first)) from err
+    _check_references(persona, path, prompts_dir)
+    return persona
+
+
+def read_prompt(persona: Persona, prompts_dir: Path = PROMPTS_DIR) -> str:
+    return (prompts_dir / persona.prompt).read_text() if persona.prompt else ""
+
+
+def template_fields(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+
+def _read_yaml(path: Path) -> dict[str, object]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise PersonaError(path, where, f"not valid YAML ({getattr(err, 'problem', err)})") from err
+    if not isinstance(data, dict):
+        raise PersonaError(path, "", "must be a YAML mapping of persona fields")
+    return data
+
+
+def _explain(error: dict[str, object]) -> str:
+    kind, msg = error["type"], str(error["msg"])
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling against the README's persona reference)"
+    if kind == "missing":
+        return "required field is missing"
+    return msg.removeprefix("Value error, ")
+
+
+def _check_references(persona: Persona, path: Path, prompts_dir: Path) -> None:
+    known = set(CALL_VARIABLES) | {s.collect for s in persona.flow if s.collect}
+    texts: list[tuple[str, str]] = [("greeting.inbound", persona.greeting.inbound)]
+    if persona.greeting.outbound:
+        texts.append(("greeting.outbound", persona.greeting.outbound))
+    texts += [(f"flow.{i}.say", s.say) for i, s in enumerate(persona.flow) if s.say]
+    if persona.prompt:
+        prompt_file = prompts_dir / persona.prompt
+        if not prompt_file.is_file():
+            raise PersonaError(path, "prompt", f"prompts/{persona.prompt} does not exist")
+        texts.append(("prompt", prompt_file.read_text()))
+    for field, text in texts:
+        try:
+            unknown = template_fields(text) - known
+        except ValueError as err:
+            raise PersonaError(path, field, f"bad {{variable}} syntax ({err})") from err
+        if unknown:
+            names = ", ".join(sorted(unknown))
+            raise PersonaError(
+                path, field, f"unknown variable {{{names}}}; known: {', '.join(sorted(known))}"
+            )

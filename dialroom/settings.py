@@ -1,0 +1,62 @@
+"""Settings every Dialroom process shares: how to reach LiveKit and Redis, and the agent name.
+
+Each process (worker, API, start.py) extends `CommonSettings` with its own fields; values come
+from the environment or `.env`, and a bad value stops the process at start-up with one line.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_API_KEY = "devkey"
+# Printed as a development key whenever it is used; never accepted outside `start.py up --dev`.
+DEV_API_SECRET = "dialroom-development-secret-not-for-production"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line naming it and the fix."""
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    livekit_url: str = Field(
+        default="ws://127.0.0.1:7880", description="WebSocket URL of livekit-server"
+    )
+    livekit_api_key: str = Field(default="", description="API key known to livekit-server")
+    livekit_api_secret: str = Field(default="", description="Secret for LIVEKIT_API_KEY")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis for call data")
+    agent_name: str = Field(default="dialroom", description="Name workers register under")
+    default_persona: str = Field(default="demo", description="Persona used when none is named")
+
+    @field_validator("livekit_url")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://", "http://", "https://")):
+            raise ValueError("must start with ws://, wss://, http:// or https://")
+        return value
+
+    def require_livekit_keys(self) -> None:
+        missing = [
+            name
+            for name, value in (
+                ("LIVEKIT_API_KEY", self.livekit_api_key),
+                ("LIVEKIT_API_SECRET", self.livekit_api_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise SettingsError(
+                f"{' and '.join(missing)} not set: put them in .env "
+                "(or run `python start.py up --dev` for development keys)"
+            )
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """One line per bad setting, named as the environment variable a user would set."""
+    parts = []
+    for item in err.errors():
+        name = "_".join(str(p) for p in item["loc"]).upper()
+        parts.append(f"{name}: {item['msg']}")
+    return "; ".join(parts)

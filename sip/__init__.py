@@ -1,0 +1,1 @@
+"""Telephony setup on the LiveKit server: SIP trunks and dispatch rules."""

@@ -1,0 +1,66 @@
+"""Provision the development inbound trunk and dispatch rule, idempotently.
+
+Calls from loopback to any number on the SIP bridge land in a new room `call-...`, and the
+worker named `agent_name` is dispatched into it with the default persona.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from livekit import api
+
+DEV_NAME = "dialroom-dev"
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    trunk_id: str
+    rule_id: str
+
+
+async def provision_dev_inbound(
+    lk: api.LiveKitAPI, *, agent_name: str, persona: str, allowed_addresses: list[str]
+) -> Provisioned:
+    await _remove_previous(lk)
+    trunk = await lk.sip.create_inbound_trunk(
+        api.CreateSIPInboundTrunkRequest(
+            trunk=api.SIPInboundTrunkInfo(
+                name=DEV_NAME, numbers=[], allowed_addresses=allowed_addresses
+            )
+        )
+    )
+    rule = await lk.sip.create_dispatch_rule(
+        api.CreateSIPDispatchRuleRequest(
+            dispatch_rule=api.SIPDispatchRuleInfo(
+                name=DEV_NAME,
+                trunk_ids=[trunk.sip_trunk_id],
+                rule=api.SIPDispatchRule(
+                    dispatch_rule_individual=api.SIPDispatchRuleIndividual(room_prefix="call-")
+                ),
+                room_config=api.RoomConfiguration(
+                    agents=[
+                        api.RoomAgentDispatch(
+                            agent_name=agent_name,
+                            metadata=json.dumps({"persona": persona, "direction": "inbound"}),
+                        )
+                    ]
+                ),
+            )
+        )
+    )
+    return Provisioned(trunk_id=trunk.sip_trunk_id, rule_id=rule.sip_dispatch_rule_id)
+
+
+async def _remove_previous(lk: api.LiveKitAPI) -> None:
+    rules = await lk.sip.list_dispatch_rule(api.ListSIPDispatchRuleRequest())
+    for rule in rules.items:
+        if rule.name == DEV_NAME:
+            await lk.sip.delete_dispatch_rule(
+                api.DeleteSIPDispatchRuleRequest(sip_dispatch_rule_id=rule.sip_dispatch_rule_id)
+            )
+    trunks = await lk.sip.list_inbound_trunk(api.ListSIPInboundTrunkRequest())
+    for trunk in trunks.items:
+        if trunk.name == DEV_NAME:
+            await lk.sip.delete_trunk(api.DeleteSIPTrunkRequest(sip_trunk_id=trunk.sip_trunk_id))

@@ -1,0 +1,1 @@
+"""Running Dialroom as local processes: installing the parts, starting them, stopping them."""

@@ -1,0 +1,43 @@
+"""start.py's settings: which ports the local stack uses and how many workers it runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from dialroom.paths import ROOT
+from dialroom.settings import CommonSettings
+from stack.ports import PortRange, StackPorts
+
+
+class StackSettings(CommonSettings):
+    num_agents: int = Field(default=1, ge=1, le=32, description="Worker processes to run")
+    run_dir: Path = Field(default=ROOT / ".run", description="Logs, rendered configs, state")
+    redis_port: int = 6379
+    livekit_port: int = 7880
+    livekit_rtc_tcp_port: int = 7881
+    livekit_rtc_udp_ports: str = Field(default="50000-50100", pattern=r"^\d+-\d+$")
+    sip_port: int = 5060
+    sip_rtp_ports: str = Field(default="10000-10100", pattern=r"^\d+-\d+$")
+    sip_health_port: int = 8089
+    api_port: int = 8000
+    worker_port: int = Field(default=8081, description="First worker's port; +1 per worker")
+
+    def ports(self) -> StackPorts:
+        return StackPorts(
+            redis=self.redis_port,
+            livekit=self.livekit_port,
+            livekit_rtc_tcp=self.livekit_rtc_tcp_port,
+            livekit_rtc_udp=_range(self.livekit_rtc_udp_ports),
+            sip=self.sip_port,
+            sip_rtp=_range(self.sip_rtp_ports),
+            sip_health=self.sip_health_port,
+            api=self.api_port,
+            worker_base=self.worker_port,
+        )
+
+
+def _range(text: str) -> PortRange:
+    start, end = (int(part) for part in text.split("-"))
+    return PortRange(start, end)

@@ -1,0 +1,221 @@
+"""Dialroom's one entry point: install the stack, run it, look at it.
+
+python start.py install        # Redis, livekit-server, livekit-sip (built from Go), models
+python start.py up --dev       # the whole stack on this machine, development keys
+python start.py status         # what is running where, workers registered
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from dialroom.settings import (
+    DEV_API_KEY,
+    DEV_API_SECRET,
+    SettingsError,
+    describe_validation_error,
+)
+from stack.install import InstallError, ensure_installed
+from stack.ports import busy_ports, pick_free_ports
+from stack.run import run_stack
+from stack.services import StackPlan
+from stack.settings import StackSettings
+from stack.state import StackState, read_state
+from stack.supervisor import StartError
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(1)
+
+
+def load_settings() -> StackSettings:
+    try:
+        return StackSettings()
+    except ValidationError as err:
+        raise fail(f"bad setting: {describe_validation_error(err)}") from err
+
+
+@app.command()
+def install(
+    test_tools: Annotated[
+        bool, typer.Option(help="Also install what only the test suite uses (sox, docker-compose).")
+    ] = False,
+) -> None:
+    """Install what the local stack needs; quick and quiet when everything is there.
+
+    Debian packages (redis-server and the C libraries of livekit-sip), then livekit-server and
+    livekit-sip built from their Go modules into ~/.cache/dialroom (minutes, the first time),
+    then a check of the offline speech models.
+    """
+    started = time.monotonic()
+    try:
+        with console.status("checking") as spinner:
+            done = ensure_installed(lambda text: spinner.update(text), test_tools=test_tools)
+    except InstallError as err:
+        raise fail(str(err)) from err
+    took = time.monotonic() - started
+    if done:
+        console.print(f"[green]installed[/] in {took:.0f}s: " + "; ".join(done))
+    else:
+        console.print(f"[green]everything already installed[/] (checked in {took:.1f}s)")
+
+
+@app.command()
+def up(
+    dev: Annotated[
+        bool, typer.Option(help="Use development API keys (printed; never in production).")
+    ] = False,
+    num_agents: Annotated[
+        int | None, typer.Option(help="Worker processes (default: NUM_AGENTS).")
+    ] = None,
+    persona: Annotated[str | None, typer.Option(help="Persona for calls to the dev trunk.")] = None,
+    auto_ports: Annotated[
+        bool, typer.Option(help="Pick free loopback ports (tests use this).")
+    ] = False,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Logs, configs and state (default .run/).")
+    ] = None,
+    compose: Annotated[
+        bool, typer.Option(help="Run with `docker compose` instead of processes.")
+    ] = False,
+) -> None:
+    """Start Redis, livekit-server, livekit-sip, the API and NUM_AGENTS workers, then wait.
+
+    Each part is started in order and waited on until healthy; a development SIP trunk is
+    provisioned so a softphone can call the printed address. Ctrl-C or SIGTERM stops
+    everything in reverse order.
+    """
+    if compose:
+        raise typer.Exit(run_compose())
+    settings = load_settings()
+    api_key, api_secret = _keys(settings, dev)
+    workers = num_agents or settings.num_agents
+    ports = pick_free_ports(workers) if auto_ports else settings.ports()
+    if busy := busy_ports(ports, workers):
+        names = ", ".join(f"{name} {port}" for name, port in busy.items())
+        raise fail(
+            f"port(s) already in use: {names}; stop what uses them, "
+            "change the ports in .env, or pass --auto-ports"
+        )
+    try:
+        ensure_installed(lambda text: None)
+    except InstallError as err:
+        raise fail(str(err)) from err
+    plan = StackPlan(
+        ports=ports,
+        num_agents=workers,
+        api_key=api_key,
+        api_secret=api_secret,
+        run_dir=(run_dir or settings.run_dir).resolve(),
+        agent_name=settings.agent_name,
+    )
+    try:
+        with console.status("starting") as spinner:
+            code = run_stack(
+                plan,
+                persona=persona or settings.default_persona,
+                dev_keys=dev,
+                status=lambda text: spinner.update(text),
+                announce=lambda state: (spinner.stop(), announce(state)),
+            )
+    except (StartError, OSError) as err:
+        raise fail(str(err)) from err
+    console.print("stopped; every process of the stack has exited")
+    raise typer.Exit(code)
+
+
+@app.command()
+def status(
+    run_dir: Annotated[Path | None, typer.Option(help="The run directory of `up`.")] = None,
+) -> None:
+    """Show what `up` is running: each service, its address, and each worker's registration."""
+    settings = load_settings()
+    state = read_state((run_dir or settings.run_dir).resolve())
+    if state is None:
+        raise fail("no stack is running (start one with `python start.py up --dev`)")
+    table = Table("service", "pid", "address", "detail")
+    for service in state.services:
+        table.add_row(
+            service.name,
+            str(service.pid),
+            service.address,
+            _detail(service.name, service.address, Path(service.log)),
+        )
+    console.print(table)
+    console.print(f"call: [bold]{state.sip_uri}[/]")
+
+
+def announce(state: StackState) -> None:
+    table = Table("service", "pid", "address", title="Dialroom is running")
+    for service in state.services:
+        table.add_row(service.name, str(service.pid), service.address)
+    console.print(table)
+    if state.dev_keys:
+        console.print(
+            f"[yellow]DEVELOPMENT KEYS[/] {DEV_API_KEY} / {DEV_API_SECRET}: "
+            "for this machine only, never expose this stack"
+        )
+    console.print(f"Call the demo persona from a softphone: [bold]{state.sip_uri}[/]")
+    console.print("Ctrl-C stops everything.", style="dim")
+
+
+def _keys(settings: StackSettings, dev: bool) -> tuple[str, str]:
+    if settings.livekit_api_key and settings.livekit_api_secret:
+        return settings.livekit_api_key, settings.livekit_api_secret
+    if dev:
+        return DEV_API_KEY, DEV_API_SECRET
+    try:
+        settings.require_livekit_keys()
+    except SettingsError as err:
+        raise fail(str(err)) from err
+    raise AssertionError("unreachable")
+
+
+def _detail(name: str, address: str, log: Path) -> str:
+    if not name.startswith("worker-"):
+        return ""
+    try:
+        with urllib.request.urlopen(address, timeout=1) as response:
+            info = json.load(response)
+    except OSError:
+        return "not answering"
+    registered = (
+        "registered" if "registered worker" in log.read_text(errors="replace") else "not registered"
+    )
+    calls = info.get("active_jobs", 0)
+    load = float(info.get("worker_load", 0))
+    return f"{registered}, agent {info.get('agent_name')}, {calls} active call(s), load {load:.2f}"
+
+
+def run_compose() -> int:
+    """`docker compose up` where a Docker engine exists; a clear line where none does."""
+    docker = shutil.which("docker")
+    if docker is None:
+        raise fail("docker is not installed; run `python start.py up --dev` for local processes")
+    probe = subprocess.run([docker, "info"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise fail(
+            "no Docker engine is running here (`docker info` failed); "
+            "run `python start.py up --dev` to start the stack as local processes"
+        )
+    return subprocess.call([docker, "compose", "up", "--build"])
+
+
+if __name__ == "__main__":
+    app()

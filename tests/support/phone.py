@@ -1,0 +1,360 @@
+"""A scriptable SIP phone for end-to-end tests.
+
+Each phone is its own process (PJSUA2 can abort the interpreter at exit): it places or answers
+calls on loopback, plays WAVs into them, records what the far end sends, writes one JSON result
+and exits. Tests use the API below; `python -m tests.support.phone --help` shows the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+import wave
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PHONE_COMMAND = [sys.executable, "-m", "tests.support.phone"]
+READY_MARK = "PHONE READY"  # printed once the SIP port is bound; value is the local port
+
+
+class PhoneError(RuntimeError):
+    """The phone process died, hung, or wrote no result."""
+
+
+@dataclass(kw_only=True)
+class Play:
+    file: Path
+    duration_s: float
+    started_at: float  # time.time() when the player was connected to the call
+
+
+@dataclass(kw_only=True)
+class Invite:
+    request_uri: str
+    from_uri: str
+    to_uri: str
+    call_id: str
+    source: str  # ip:port the INVITE came from
+    received_at: float
+
+
+@dataclass(kw_only=True)
+class CallResult:
+    """One call as the phone saw it; timestamps are time.time(), None if it never happened."""
+
+    status_code: int = 0  # final answer to the INVITE: 200, 486, 404, 487...
+    reason: str = ""
+    connected: bool = False
+    invite_sent_at: float | None = None  # dial mode only
+    ringing_at: float | None = None  # first 18x (dial) or our 180 (answer)
+    confirmed_at: float | None = None
+    media_active_at: float | None = None  # the recording starts here
+    plays: list[Play] = field(default_factory=list)
+    dtmf_sent: list[tuple[str, float]] = field(default_factory=list)
+    disconnected_at: float | None = None
+    remote_hangup: bool = False  # a connected call was ended by the far end
+    recording: Path | None = None
+
+
+@dataclass(kw_only=True)
+class PhoneResult:
+    mode: Literal["dial", "answer"]
+    local_port: int
+    calls: list[CallResult] = field(default_factory=list)
+    invites: list[Invite] = field(default_factory=list)  # answer mode: every new INVITE
+    error: str | None = None
+
+    @property
+    def call(self) -> CallResult:
+        """The first (in dial mode, the only) call."""
+        if not self.calls:
+            raise PhoneError(f"phone made no call: {self.error or 'no INVITE'}")
+        return self.calls[0]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> PhoneResult:
+        data = json.loads(text)
+        data["calls"] = [_call_from_dict(c) for c in data["calls"]]
+        data["invites"] = [Invite(**i) for i in data["invites"]]
+        return cls(**data)
+
+
+def _call_from_dict(data: dict[str, Any]) -> CallResult:
+    plays = [Play(**{**p, "file": Path(p["file"])}) for p in data.pop("plays")]
+    dtmf = [(d, t) for d, t in data.pop("dtmf_sent")]
+    recording = data.pop("recording")
+    return CallResult(
+        **data, plays=plays, dtmf_sent=dtmf, recording=Path(recording) if recording else None
+    )
+
+
+class PhoneProcess:
+    """A phone running in the background; `result()` waits for it, `stop()` ends it first."""
+
+    def __init__(self, argv: list[str], *, result_dir: Path, name: str) -> None:
+        result_dir.mkdir(parents=True, exist_ok=True)
+        stem = f"{name}-{uuid.uuid4().hex[:8]}"
+        self.result_path = result_dir / f"{stem}.json"
+        self.log_path = result_dir / f"{stem}.log"  # a file, not a pipe: a full pipe would block
+        with self.log_path.open("wb") as log:
+            self._proc = subprocess.Popen(
+                [*PHONE_COMMAND, *argv, "--result", str(self.result_path)],
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.port = self._wait_ready(timeout=15.0)
+
+    def _wait_ready(self, *, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log_path.read_text(errors="replace").splitlines():
+                if line.startswith(READY_MARK):
+                    return int(line.split()[-1])
+            if self._proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        self._proc.kill()
+        raise PhoneError(f"phone did not start:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def result(self, timeout: float = 60.0) -> PhoneResult:
+        """Wait for the phone to finish on its own and parse what it wrote."""
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired as e:
+            self._proc.kill()
+            raise PhoneError(f"phone still running after {timeout}s:\n{self.log_tail()}") from e
+        if not self.result_path.exists():
+            raise PhoneError(
+                f"phone exited {self._proc.returncode} with no result:\n{self.log_tail()}"
+            )
+        return PhoneResult.from_json(self.result_path.read_text())
+
+    def stop(self, timeout: float = 10.0) -> PhoneResult:
+        """Hang up whatever is in progress, then return the result."""
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+        return self.result(timeout)
+
+    def __enter__(self) -> PhoneProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def _script_argv(
+    play: Sequence[tuple[Path, float]],
+    record: Path | None,
+    hangup_after: float | None,
+    dtmf: Sequence[tuple[str, float]],
+) -> list[str]:
+    argv = [arg for path, at in play for arg in ("--play", f"{path}@{at}")]
+    argv += [arg for digits, at in dtmf for arg in ("--dtmf", f"{digits}@{at}")]
+    if record is not None:
+        argv += ["--record", str(record)]
+    if hangup_after is not None:
+        argv += ["--hangup-after", str(hangup_after)]
+    return argv
+
+
+def start_dialing(
+    uri: str,
+    *,
+    result_dir: Path,
+    play: Sequence[tuple[Path, float]] = (),
+    record: Path | None = None,
+    hangup_after: float | None = None,
+    dtmf: Sequence[tuple[str, float]] = (),
+    from_user: str = "caller",
+    timeout: float = 60.0,
+) -> PhoneProcess:
+    """Place one call in the background; the phone gives up after `timeout` seconds."""
+    argv = ["dial", "--uri", uri, "--from-user", from_user, "--duration", str(timeout)]
+    argv += _script_argv(play, record, hangup_after, dtmf)
+    return PhoneProcess(argv, result_dir=result_dir, name="dial")
+
+
+def dial(
+    uri: str,
+    *,
+    result_dir: Path,
+    play: Sequence[tuple[Path, float]] = (),
+    record: Path | None = None,
+    hangup_after: float | None = None,
+    dtmf: Sequence[tuple[str, float]] = (),
+    from_user: str = "caller",
+    timeout: float = 60.0,
+) -> PhoneResult:
+    """Place one call and wait for it to end (blocking; see start_dialing)."""
+    with start_dialing(
+        uri,
+        result_dir=result_dir,
+        play=play,
+        record=record,
+        hangup_after=hangup_after,
+        dtmf=dtmf,
+        from_user=from_user,
+        timeout=timeout,
+    ) as phone:
+        return phone.result(timeout + 15.0)
+
+
+def start_answering(
+    port: int,
+    *,
+    result_dir: Path,
+    code: int = 200,
+    ring_s: float = 0.0,
+    play: Sequence[tuple[Path, float]] = (),
+    record: Path | None = None,
+    hangup_after: float | None = None,
+    dtmf: Sequence[tuple[str, float]] = (),
+    max_calls: int | None = None,
+    duration: float = 300.0,
+) -> PhoneProcess:
+    """Answer calls on `port` (0 = any; see `.port`) until `max_calls` ended or `stop()`."""
+    argv = [
+        "answer",
+        "--port",
+        str(port),
+        "--code",
+        str(code),
+        "--ring-s",
+        str(ring_s),
+        "--duration",
+        str(duration),
+    ]
+    if max_calls is not None:
+        argv += ["--max-calls", str(max_calls)]
+    argv += _script_argv(play, record, hangup_after, dtmf)
+    return PhoneProcess(argv, result_dir=result_dir, name="answer")
+
+
+def voice_windows(wav: Path, *, threshold: float = 0.01, window_s: float = 0.02) -> np.ndarray:
+    """Which `window_s` windows of a 16-bit mono WAV have RMS above `threshold` (of full scale)."""
+    with wave.open(str(wav), "rb") as w:
+        rate = w.getframerate()
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    size = max(1, int(rate * window_s))
+    frames = samples[: len(samples) // size * size].reshape(-1, size) / 32768.0
+    return np.sqrt(np.mean(frames**2, axis=1)) > threshold
+
+
+def first_voice_offset(
+    wav: Path, *, after_s: float = 0.0, threshold: float = 0.01, window_s: float = 0.02
+) -> float | None:
+    """Seconds into the recording where sound first appears (at or after `after_s`).
+
+    Add it to the call's `media_active_at` to get the wall-clock time the far end was heard.
+    """
+    voiced = voice_windows(wav, threshold=threshold, window_s=window_s)
+    first = int(after_s / window_s)
+    hits = np.flatnonzero(voiced[first:])
+    return None if hits.size == 0 else (first + int(hits[0])) * window_s
+
+
+def voiced_seconds(wav: Path, *, threshold: float = 0.01, window_s: float = 0.02) -> float:
+    """Total seconds of the recording that are not silence."""
+    return float(voice_windows(wav, threshold=threshold, window_s=window_s).sum() * window_s)
+
+
+def _timed(value: str) -> tuple[str, float]:
+    """`THING@SECONDS` (or just `THING`, meaning at 0 s)."""
+    thing, _, at = value.rpartition("@") if "@" in value else (value, "", "0")
+    return thing, float(at)
+
+
+def _timed_wav(value: str) -> tuple[Path, float]:
+    name, at = _timed(value)
+    if not Path(name).is_file():
+        raise argparse.ArgumentTypeError(f"no such WAV: {name}")
+    return Path(name), at
+
+
+TIMING_HELP = (
+    "Times: --play/--dtmf count from when media is active (the recording starts then), "
+    "--hangup-after from when the call is confirmed. Example: --play hello.wav@4.0"
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.support.phone",
+        description="A SIP phone on loopback (G.711) that writes a JSON result and exits.",
+        epilog=TIMING_HELP,
+    )
+    modes = parser.add_subparsers(dest="mode", required=True)
+    dial_p = modes.add_parser("dial", help="place one call", epilog=TIMING_HELP)
+    dial_p.add_argument("--uri", required=True, help="e.g. sip:1000@127.0.0.1:5060")
+    dial_p.add_argument("--from-user", default="caller", metavar="USER", help="user part of From")
+    dial_p.add_argument("--port", "--from-port", type=int, default=0, help="local SIP port")
+    answer_p = modes.add_parser("answer", help="answer incoming calls", epilog=TIMING_HELP)
+    answer_p.add_argument("--port", type=int, required=True, help="SIP port to listen on")
+    answer_p.add_argument("--code", type=int, default=200, help="final answer; 0 = ring forever")
+    answer_p.add_argument("--ring-s", type=float, default=0.0, metavar="S", help="ring S s first")
+    answer_p.add_argument("--max-calls", type=int, metavar="N", help="exit after N calls")
+    for mode in (dial_p, answer_p):
+        _add_script_args(mode)
+    return parser
+
+
+def _add_script_args(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "--play",
+        type=_timed_wav,
+        action="append",
+        default=[],
+        metavar="WAV[@S]",
+        help="play a 16-bit WAV S seconds after media is active (repeatable)",
+    )
+    add(
+        "--dtmf",
+        type=_timed,
+        action="append",
+        default=[],
+        metavar="DIGITS[@S]",
+        help="send RFC 2833 digits S seconds after media is active (repeatable)",
+    )
+    add("--record", type=Path, metavar="WAV", help="record the far end (2nd call: WAV-2.wav)")
+    add("--hangup-after", type=float, metavar="S", help="hang up S s after confirmed")
+    add("--duration", type=float, default=60.0, metavar="S", help="give up after S seconds")
+    add("--result", type=Path, metavar="JSON", help="result file (default: stdout)")
+    add("--verbose", action="store_true", help="PJSIP logs on the console")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    from tests.support.pjsua_phone import run  # pjsua2 is loaded only in the phone process
+
+    result = run(args)
+    if args.result is None:
+        print(result.to_json())
+    else:
+        args.result.write_text(result.to_json())
+    sys.stdout.flush()
+    os._exit(0)  # skip PJSUA2's teardown, which can abort the interpreter
+
+
+if __name__ == "__main__":
+    main()

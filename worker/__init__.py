@@ -1,0 +1,1 @@
+"""The Dialroom agent worker: joins LiveKit rooms and talks to callers as a persona."""

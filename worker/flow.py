@@ -1,0 +1,65 @@
+"""A deterministic dialogue: the persona's `flow:` steps replayed over what the caller said.
+
+The reply is a pure function of the caller's turns so far. Replaying from the start (instead
+of keeping a cursor) keeps the answer right when the framework asks twice for the same turn.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from dialroom.persona import FlowStep
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+@dataclass(frozen=True)
+class FlowReply:
+    text: str
+    end_call: bool = False
+    slots: dict[str, str] = field(default_factory=dict)
+
+
+def reply_to(steps: Sequence[FlowStep], caller_turns: Sequence[str]) -> FlowReply:
+    """What the persona says after the last of `caller_turns`."""
+    slots: dict[str, str] = {}
+    position = 0
+    reply = FlowReply(text="")
+    for turn in caller_turns:
+        if position >= len(steps):
+            return FlowReply(text="", end_call=True, slots=slots)
+        step = steps[position]
+        choice = match_choice(turn, step.choices)
+        if choice is None:
+            reply = FlowReply(text=step.retry, slots=dict(slots))
+            continue
+        slots[step.collect or ""] = choice
+        position, reply = _speak_until_next_question(steps, position + 1, slots)
+    return reply
+
+
+def match_choice(text: str, choices: Sequence[str]) -> str | None:
+    """The first choice whose words appear, in order, in what was said."""
+    words = _WORD.findall(text.lower())
+    for choice in choices:
+        wanted = _WORD.findall(choice.lower())
+        if any(words[i : i + len(wanted)] == wanted for i in range(len(words))):
+            return choice
+    return None
+
+
+def _speak_until_next_question(
+    steps: Sequence[FlowStep], position: int, slots: dict[str, str]
+) -> tuple[int, FlowReply]:
+    said: list[str] = []
+    end_call = False
+    while position < len(steps) and steps[position].collect is None:
+        step = steps[position]
+        said.append((step.say or "").format(**slots))
+        position += 1
+        if step.end_call:
+            end_call = True
+            position = len(steps)
+    return position, FlowReply(text=" ".join(said), end_call=end_call, slots=dict(slots))

