@@ -1,0 +1,81 @@
+"""A real SIP phone calls the real stack (livekit-sip -> livekit-server -> worker) and talks
+to the demo persona. Ordered: the last test stops the stack and checks nothing is left."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+
+from dialroom.calls import CALL_KEY, CALLS_BY_END
+from dialroom.paths import ROOT
+from tests.e2e.conftest import FIXTURES
+from tests.support.phone import dial
+from tests.support.stack import RunningStack
+from worker.providers.local_stt import transcribe_wav
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_persona_greets_answers_and_hangs_up(stack: RunningStack, tmp_path: Path) -> None:
+    heard = tmp_path / "heard.wav"
+    result = dial(
+        stack.state.sip_uri,
+        result_dir=tmp_path,
+        play=[(FIXTURES / "caller_tuesday.wav", 7.0)],  # after the ~5 s greeting
+        record=heard,
+        hangup_after=40,
+        timeout=60,
+    )
+    call = result.call
+    assert call.status_code == 200 and call.connected
+    assert call.remote_hangup, "the persona should hang up after saying goodbye"
+
+    text = transcribe_wav(heard).lower()
+    assert "demo" in text and "which day" in text, f"greeting not heard: {text!r}"
+    assert "tuesday" in text, f"the answer should repeat the day the caller said: {text!r}"
+    assert "goodbye" in text, f"no goodbye heard: {text!r}"
+
+
+def test_worker_records_the_end_of_the_call(stack: RunningStack) -> None:
+    client = redis.Redis(port=stack.redis_port)
+    call_ids = [c.decode() for c in client.zrange(CALLS_BY_END, 0, -1)]
+    assert len(call_ids) == 1, f"expected exactly the one call placed above: {call_ids}"
+    record = json.loads(client.get(CALL_KEY.format(call_id=call_ids[0])) or "{}")
+    assert record["persona"] == "demo" and record["direction"] == "inbound"
+    assert record["outcome"] == "agent_hung_up"
+    caller_lines = [t["text"].lower() for t in record["transcript"] if t["role"] == "caller"]
+    assert any("tuesday" in line for line in caller_lines), record["transcript"]
+    logs = "".join(stack.log(f"worker-{i}") for i in (1, 2, 3))
+    assert f"call ended: call_id={call_ids[0]} persona=demo" in logs
+
+
+def test_three_workers_register_with_the_server(stack: RunningStack) -> None:
+    status = subprocess.run(
+        [sys.executable, "start.py", "status", "--run-dir", str(stack.run_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=30,
+    )
+    assert status.returncode == 0, status.stderr
+    workers = [line for line in status.stdout.splitlines() if "worker-" in line]
+    assert len(workers) == 3, status.stdout
+    assert all("registered, agent dialroom" in line for line in workers), status.stdout
+    assert stack.log("livekit-server").count("worker registered") >= 3
+
+
+def test_sigterm_stops_every_process_of_the_stack(stack: RunningStack) -> None:
+    tree = psutil.Process(stack.process.pid).children(recursive=True)
+    assert len(tree) >= 7, "redis, livekit-server, livekit-sip, api and 3 workers"
+    assert stack.stop() == 0
+    _, alive = psutil.wait_procs(tree, timeout=15)
+    assert not alive, f"left running after SIGTERM: {[(p.pid, p.name()) for p in alive]}"
+    assert "every process of the stack has exited" in stack.output.read_text()

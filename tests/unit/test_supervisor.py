@@ -1,0 +1,73 @@
+"""The supervisor: health waits, clear start-up failures, and stopping whole process groups."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from stack.ports import busy_ports, pick_free_ports
+from stack.supervisor import Service, StartError, Supervisor
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def test_a_child_that_dies_at_start_up_is_reported_with_its_last_log_line(tmp_path: Path) -> None:
+    service = Service(
+        name="broken",
+        argv=python("import sys; print('listen: address already in use'); sys.exit(3)"),
+        log=tmp_path / "broken.log",
+        ready=lambda: False,
+    )
+    with pytest.raises(StartError, match=r"broken exited during start-up \(code 3\): listen: addr"):
+        Supervisor(cwd=tmp_path).start(service)
+
+
+def test_a_child_never_healthy_times_out(tmp_path: Path) -> None:
+    service = Service(
+        name="slow",
+        argv=python("import time; time.sleep(30)"),
+        log=tmp_path / "slow.log",
+        ready=lambda: False,
+        start_timeout_s=0.5,
+    )
+    supervisor = Supervisor(cwd=tmp_path)
+    with pytest.raises(StartError, match="slow not healthy after 0s"):
+        supervisor.start(service)
+    supervisor.stop_all(grace_s=1)
+
+
+def test_stop_all_kills_grandchildren_too(tmp_path: Path) -> None:
+    # The child forks a grandchild that ignores SIGTERM, like a call process still draining.
+    code = (
+        "import os, signal, time\n"
+        "if os.fork() == 0:\n"
+        "    signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)\n"
+        "time.sleep(60)\n"
+    )
+    supervisor = Supervisor(cwd=tmp_path)
+    supervisor.start(
+        Service(name="forker", argv=python(code), log=tmp_path / "f.log", ready=lambda: True)
+    )
+    time.sleep(0.3)
+    tree = psutil.Process(supervisor.running[0].process.pid).children(recursive=True)
+    assert tree, "the grandchild should exist"
+    supervisor.stop_all(grace_s=1)
+    _, alive = psutil.wait_procs(tree, timeout=5)
+    assert not alive
+
+
+def test_free_ports_are_distinct_and_free() -> None:
+    ports = pick_free_ports(3)
+    singles = list(ports.single_ports(3).values())
+    media = [
+        *range(ports.sip_rtp.start, ports.sip_rtp.end + 1),
+        *range(ports.livekit_rtc_udp.start, ports.livekit_rtc_udp.end + 1),
+    ]
+    assert len(set(singles + media)) == len(singles) + len(media)
+    assert busy_ports(ports, 3) == {}
