@@ -1,0 +1,260 @@
+"""docker-compose.yaml and .env.example stay correct without a Docker engine.
+
+Debian's `docker-compose config` validates and interpolates the compose file offline; the
+worker's port-claiming entrypoint and healthcheck run here as plain shell and Python.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from dialroom.paths import ROOT
+from dialroom.settings import CommonSettings
+from stack.settings import StackSettings
+from worker.settings import ProviderKeys, WorkerSettings
+
+pytestmark = pytest.mark.unit
+
+COMPOSE_FILE = ROOT / "docker-compose.yaml"
+ENV_EXAMPLE = ROOT / ".env.example"
+SERVICES = {"redis", "livekit", "sip", "api", "worker"}
+SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
+    CommonSettings,
+    WorkerSettings,
+    ProviderKeys,
+    StackSettings,
+)
+KEYS = {"LIVEKIT_API_KEY": "test-key", "LIVEKIT_API_SECRET": "test-secret-of-32-characters-xx"}
+
+
+def docker_compose_config(env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess[str]:
+    """`docker-compose config` with exactly `env`: no shell variables, no developer's .env."""
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.fail(
+            "docker-compose is not installed: run `python start.py install --test-tools`",
+            pytrace=False,
+        )
+    empty_env_file = tmp / "empty.env"
+    empty_env_file.write_text("")
+    return subprocess.run(
+        [binary, "--env-file", str(empty_env_file), "-f", str(COMPOSE_FILE), "config"],
+        cwd=ROOT,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@functools.cache
+def _rendered_services() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        done = docker_compose_config({**KEYS, "NUM_AGENTS": "3"}, Path(tmp))
+    assert done.returncode == 0, done.stderr
+    parsed: dict[str, Any] = yaml.safe_load(done.stdout)
+    return parsed["services"]
+
+
+def rendered_services() -> dict[str, Any]:
+    """The services as `docker-compose config` resolves them with the keys and NUM_AGENTS=3.
+
+    Called from each test, not a fixture, so a missing docker-compose fails the tests.
+    """
+    return copy.deepcopy(_rendered_services())
+
+
+def test_compose_runs_the_five_services_on_the_host_network() -> None:
+    services = rendered_services()
+    assert set(services) == SERVICES
+    assert {name: s.get("network_mode") for name, s in services.items()} == dict.fromkeys(
+        SERVICES, "host"
+    )
+
+
+def test_num_agents_sets_the_worker_replicas() -> None:
+    services = rendered_services()
+    assert services["worker"]["deploy"]["replicas"] == 3
+
+
+def test_every_service_has_a_healthcheck() -> None:
+    services = rendered_services()
+    for name, service in services.items():
+        check = service.get("healthcheck", {})
+        assert not check.get("disable"), name
+        assert check.get("test", [])[:1] in (["CMD"], ["CMD-SHELL"]), name
+
+
+def test_livekit_and_sip_mount_the_committed_configs() -> None:
+    services = rendered_services()
+    livekit = services["livekit"]
+    assert f"{ROOT / 'livekit.yaml'}:/etc/livekit.yaml:ro" in livekit["volumes"]
+    assert livekit["command"] == ["--config", "/etc/livekit.yaml"]
+    # The livekit/sip image's entrypoint reads --config=/sip/config.yaml.
+    assert f"{ROOT / 'sip' / 'config.yaml'}:/sip/config.yaml:ro" in services["sip"]["volumes"]
+
+
+def test_livekit_keys_reach_livekit_server_the_sip_bridge_and_dialroom() -> None:
+    services = rendered_services()
+    key, secret = KEYS["LIVEKIT_API_KEY"], KEYS["LIVEKIT_API_SECRET"]
+    assert services["livekit"]["environment"]["LIVEKIT_KEYS"] == f"{key}: {secret}"
+    for name in ("sip", "api", "worker"):
+        env = services[name]["environment"]
+        assert (env["LIVEKIT_API_KEY"], env["LIVEKIT_API_SECRET"]) == (key, secret), name
+    assert services["sip"]["environment"]["LIVEKIT_WS_URL"] == "ws://127.0.0.1:7880"
+
+
+@pytest.mark.parametrize("name", ["api", "worker"])
+def test_api_and_worker_wait_for_healthy_livekit_and_redis(name: str) -> None:
+    depends = rendered_services()[name]["depends_on"]
+    assert depends["livekit"] == {"condition": "service_healthy"}
+    assert depends["redis"] == {"condition": "service_healthy"}
+
+
+@pytest.mark.parametrize("missing", ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"])
+def test_compose_refuses_to_start_without_livekit_keys(tmp_path: Path, missing: str) -> None:
+    env = {name: value for name, value in KEYS.items() if name != missing}
+    done = docker_compose_config(env, tmp_path)
+    assert done.returncode != 0
+    assert f"set {missing} in .env" in done.stderr
+
+
+def run_worker_entrypoint(slots: Path, port_file: Path) -> subprocess.Popen[str]:
+    """The worker container's entrypoint, with a command that prints its port, then waits."""
+    # `config` prints a valid compose file, so the container's `$` still reads `$$`.
+    entrypoint = [part.replace("$$", "$") for part in rendered_services()["worker"]["entrypoint"]]
+    wait_for_stdin = (
+        "import os, sys; print(os.environ['WORKER_PORT'], flush=True); sys.stdin.read()"
+    )
+    return subprocess.Popen(
+        [*entrypoint, sys.executable, "-c", wait_for_stdin],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "WORKER_PORT": "8081",
+            "WORKER_SLOT_DIR": str(slots),
+            "WORKER_PORT_FILE": str(port_file),
+        },
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def first_line(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    return process.stdout.readline()
+
+
+def test_worker_replicas_claim_distinct_ports_and_free_them_on_exit(tmp_path: Path) -> None:
+    slots = tmp_path / "slots"
+    slots.mkdir()
+    replicas = [run_worker_entrypoint(slots, tmp_path / f"port-{i}") for i in range(3)]
+    try:
+        ports = [int(first_line(replica)) for replica in replicas]
+        assert sorted(ports) == [8081, 8082, 8083]
+        for i, port in enumerate(ports):
+            assert (tmp_path / f"port-{i}").read_text().strip() == str(port)
+    finally:
+        for replica in replicas:
+            replica.communicate("", timeout=10)
+    restarted = run_worker_entrypoint(slots, tmp_path / "port-again")
+    out, _ = restarted.communicate("", timeout=10)
+    assert out.strip() == "8081"
+
+
+@pytest.fixture
+def worker_http() -> Iterator[tuple[int, list[int]]]:
+    """A stand-in for a worker's HTTP port: GET / answers with the status in `status[0]`."""
+    status = [200]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status[0] if self.path == "/" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], status
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_worker_healthcheck_probes_the_port_its_replica_claimed(
+    worker_http: tuple[int, list[int]], tmp_path: Path
+) -> None:
+    port, status = worker_http
+    port_file = tmp_path / "worker-port"
+    port_file.write_text(f"{port}\n")
+    kind, program, *args = rendered_services()["worker"]["healthcheck"]["test"]
+    assert (kind, program) == ("CMD", "python")
+
+    def healthy() -> bool:
+        done = subprocess.run(
+            [sys.executable, *args],
+            env={"WORKER_PORT_FILE": str(port_file)},
+            capture_output=True,
+            timeout=30,
+        )
+        return done.returncode == 0
+
+    assert healthy()
+    status[0] = 503  # a worker that lost livekit-server
+    assert not healthy()
+
+
+def env_example() -> dict[str, tuple[str, str]]:
+    """NAME -> (value, the line above it) for each setting in .env.example."""
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    entries = {}
+    for above, line in zip(["", *lines], lines, strict=False):
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            entries[name] = (value, above)
+    return entries
+
+
+def setting_defaults() -> dict[str, str]:
+    defaults = {}
+    for cls in SETTINGS_CLASSES:
+        for name, field in cls.model_fields.items():
+            default = field.default
+            if isinstance(default, Path):
+                default = default.relative_to(ROOT)
+            defaults[name.upper()] = str(default)
+    return defaults
+
+
+def test_env_example_lists_every_setting_with_its_default_and_a_comment() -> None:
+    entries = env_example()
+    assert set(entries) == set(setting_defaults())
+    for name, default in setting_defaults().items():
+        value, above = entries[name]
+        assert value == default, name
+        assert above.startswith("# "), f"{name} has no comment line above it"
+
+
+def test_compose_reads_only_variables_documented_in_env_example() -> None:
+    used = set(re.findall(r"(?<!\$)\$\{(\w+)", COMPOSE_FILE.read_text()))
+    assert used
+    assert used <= set(env_example())
