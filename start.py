@@ -18,8 +18,12 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from dialroom.paths import AGENTS_DIR, PROMPTS_DIR
+from dialroom.persona_report import check_summary, persona_table
+from dialroom.persona_store import PersonaStore
 from dialroom.settings import (
     DEV_API_KEY,
     DEV_API_SECRET,
@@ -124,6 +128,7 @@ def up(
         api_secret=api_secret,
         run_dir=(run_dir or settings.run_dir).resolve(),
         agent_name=settings.agent_name,
+        dev_outbound_address=settings.sip_dev_outbound_address,
     )
     try:
         with console.status("starting") as spinner:
@@ -215,6 +220,40 @@ def run_compose() -> int:
             "run `python start.py up --dev` to start the stack as local processes"
         )
     return subprocess.call([docker, "compose", "up", "--build"])
+
+
+personas_app = typer.Typer(help="Check and list the personas in agents/.", no_args_is_help=True)
+app.add_typer(personas_app, name="personas")
+AgentsDir = Annotated[
+    Path, typer.Option(help="Folder of persona YAML files.", exists=True, file_okay=False)
+]
+PromptsDir = Annotated[
+    Path, typer.Option(help="Folder of prompt files.", exists=True, file_okay=False)
+]
+
+
+@personas_app.command("check")
+def personas_check(
+    agents_dir: AgentsDir = AGENTS_DIR, prompts_dir: PromptsDir = PROMPTS_DIR
+) -> None:
+    """Validate every persona file; one red line per broken one, exit 1 if any is broken."""
+    good, broken = PersonaStore(agents_dir=agents_dir, prompts_dir=prompts_dir).check_all()
+    if not good and not broken:
+        raise fail(f"no persona files (*.yaml) in {agents_dir}")
+    for err in broken:
+        err_console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)  # one line
+    console.print(check_summary(good, broken), soft_wrap=True)
+    if broken:
+        raise typer.Exit(1)
+
+
+@personas_app.command("list")
+def personas_list(
+    agents_dir: AgentsDir = AGENTS_DIR, prompts_dir: PromptsDir = PROMPTS_DIR
+) -> None:
+    """Show each persona: numbers, speech and LLM providers, prompt file; broken ones with why."""
+    good, broken = PersonaStore(agents_dir=agents_dir, prompts_dir=prompts_dir).check_all()
+    console.print(persona_table(good, broken))
 
 
 if __name__ == "__main__":

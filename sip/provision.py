@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from livekit import api
 
 DEV_NAME = "dialroom-dev"
+DEV_OUTBOUND_NAME = "dialroom-dev-out"
+DEV_CALLER_ID = "+15550100000"
 
 
 @dataclass(frozen=True)
@@ -64,3 +66,22 @@ async def _remove_previous(lk: api.LiveKitAPI) -> None:
     for trunk in trunks.items:
         if trunk.name == DEV_NAME:
             await lk.sip.delete_trunk(api.DeleteSIPTrunkRequest(sip_trunk_id=trunk.sip_trunk_id))
+
+
+async def provision_dev_outbound(lk: api.LiveKitAPI, *, address: str) -> str:
+    """An outbound trunk to a SIP endpoint on this machine (a softphone or the test phone)."""
+    trunks = await lk.sip.list_outbound_trunk(api.ListSIPOutboundTrunkRequest())
+    for trunk in trunks.items:
+        if trunk.name == DEV_OUTBOUND_NAME:
+            await lk.sip.delete_trunk(api.DeleteSIPTrunkRequest(sip_trunk_id=trunk.sip_trunk_id))
+    created = await lk.sip.create_outbound_trunk(
+        api.CreateSIPOutboundTrunkRequest(
+            trunk=api.SIPOutboundTrunkInfo(
+                name=DEV_OUTBOUND_NAME,
+                address=address,
+                transport=api.SIPTransport.SIP_TRANSPORT_UDP,
+                numbers=[DEV_CALLER_ID],
+            )
+        )
+    )
+    return created.sip_trunk_id

@@ -12,7 +12,7 @@ from types import FrameType
 from livekit import api
 
 from dialroom.paths import ROOT
-from sip.provision import provision_dev_inbound
+from sip.provision import provision_dev_inbound, provision_dev_outbound
 from stack.ports import HOST
 from stack.services import StackPlan, stack_services
 from stack.state import ServiceState, StackState, clear_state, write_state
@@ -81,6 +81,7 @@ async def _provision(plan: StackPlan, persona: str) -> None:
         await provision_dev_inbound(
             lk, agent_name=plan.agent_name, persona=persona, allowed_addresses=[f"{HOST}/32"]
         )
+        await provision_dev_outbound(lk, address=plan.dev_outbound_address)
 
 
 def _state(plan: StackPlan, supervisor: Supervisor, dev_keys: bool) -> StackState:

@@ -27,6 +27,7 @@ class StackPlan:
     api_secret: str
     run_dir: Path
     agent_name: str
+    dev_outbound_address: str = "127.0.0.1:5070"
 
     @property
     def livekit_url(self) -> str:

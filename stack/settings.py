@@ -23,6 +23,9 @@ class StackSettings(CommonSettings):
     sip_health_port: int = 8089
     api_port: int = 8000
     worker_port: int = Field(default=8081, description="First worker's port; +1 per worker")
+    sip_dev_outbound_address: str = Field(
+        default="127.0.0.1:5070", description="Where the dev outbound trunk sends calls"
+    )
 
     def ports(self) -> StackPorts:
         return StackPorts(

@@ -6,7 +6,10 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from dialroom.calls import CallRecord, Direction, TranscriptLine
+from dialroom.dial import DialRequest
 
 
 @dataclass
@@ -19,6 +22,9 @@ class CallState:
     called_number: str | None = None
     started_at: float = field(default_factory=time.time)
     outcome: str = "in_progress"
+    attempt: int = 1
+    answered: bool = False
+    duplicate: bool = False
     transcript: list[TranscriptLine] = field(default_factory=list)
 
     def heard(self, role: str, text: str) -> None:
@@ -39,6 +45,48 @@ class CallState:
             outcome=self.outcome,
             transcript=self.transcript,
         )
+
+
+def outbound_request(raw: str | None) -> DialRequest | None:
+    """The dial request an outbound dispatch carries; None for an inbound call."""
+    if dispatch_metadata(raw).get("direction") == "inbound" or not raw:
+        return None
+    try:
+        return DialRequest.from_metadata(raw)
+    except ValidationError:
+        return None
+
+
+def new_call_state(
+    raw: str | None, *, room: str, request: DialRequest | None, default_persona: str
+) -> CallState:
+    if request is not None:
+        return CallState(
+            call_id=request.call_id,
+            persona=request.persona,
+            direction="outbound",
+            room=room,
+            caller_number=request.from_number,
+            called_number=request.to_number,
+            attempt=request.attempt,
+        )
+    meta = dispatch_metadata(raw)
+    return CallState(
+        call_id=meta.get("call_id") or room,
+        persona=meta.get("persona") or default_persona,
+        direction="inbound",
+        room=room,
+    )
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def fill(template: str, variables: dict[str, str]) -> str:
+    """Fill `{variables}`; one the call does not carry becomes empty rather than an error."""
+    return template.format_map(_Blank(variables))
 
 
 def dispatch_metadata(raw: str | None) -> dict[str, str]:

@@ -16,14 +16,19 @@ from livekit.agents import (
     JobContext,
     JobProcess,
     cli,
+    room_io,
 )
 from livekit.agents.beta import EndCallTool
 from redis.asyncio import Redis
 
+from dialroom.call_status import CallStatus, set_status
 from dialroom.calls import save_call_record
-from dialroom.persona import Persona, PersonaError, load_persona, read_prompt
+from dialroom.dial import DialRequest
+from dialroom.persona import Persona, PersonaError
 from dialroom.redact import mask_number
-from worker.call_state import OUTCOMES, CallState, dispatch_metadata
+from worker import outbound
+from worker.call_state import OUTCOMES, CallState, fill, new_call_state, outbound_request
+from worker.personas import CallPersona, persona_for_call
 from worker.providers import ProviderConfigError, check_keys
 from worker.session import build_session
 from worker.settings import ProviderKeys, WorkerSettings
@@ -55,6 +60,7 @@ def prewarm(proc: JobProcess) -> None:
 
 
 server = AgentServer(
+    host="127.0.0.1",  # status port stays on loopback; LiveKit is reached outbound
     port=settings.worker_port,
     num_idle_processes=settings.worker_idle_processes,
     load_fnc=lambda s: len(s.active_jobs) / settings.max_calls_per_worker,
@@ -65,48 +71,105 @@ server.setup_fnc = prewarm
 
 @server.rtc_session(agent_name=settings.agent_name)
 async def entrypoint(ctx: JobContext) -> None:
-    meta = dispatch_metadata(ctx.job.metadata)
-    state = CallState(
-        call_id=meta.get("call_id") or ctx.job.room.name,
-        persona=meta.get("persona") or settings.default_persona,
-        direction="outbound" if meta.get("direction") == "outbound" else "inbound",
+    request = outbound_request(ctx.job.metadata)
+    state = new_call_state(
+        ctx.job.metadata,
         room=ctx.job.room.name,
+        request=request,
+        default_persona=settings.default_persona,
     )
     ctx.log_context_fields = {"call_id": state.call_id, "persona": state.persona}
-    ctx.add_shutdown_callback(lambda: _finish_call(state))
+    redis = Redis.from_url(settings.redis_url)
+    ctx.add_shutdown_callback(lambda: _finish_call(state, redis))
     try:
-        persona = load_persona(state.persona)
+        loaded = await persona_for_call(state.persona, redis)
+        persona = loaded.persona
         check_keys(persona, ProviderKeys())
     except (PersonaError, ProviderConfigError) as err:
-        state.outcome = "failed"
-        logger.error("call %s cannot start: %s", state.call_id, err)
-        ctx.delete_room()
+        await _cannot_start(ctx, state, redis, str(err))
         return
+
+    await ctx.connect()
+    if request is None:
+        caller = await ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
+        state.caller_number = caller.attributes.get("sip.phoneNumber") or None
+        state.called_number = caller.attributes.get("sip.trunkPhoneNumber") or None
+        identity = caller.identity
+    else:
+        dialed = await _dial(ctx, request, state, redis)
+        if dialed is None:
+            return
+        identity = dialed.identity
 
     session = build_session(persona, state)
     session.on("conversation_item_added", lambda ev: _on_item(state, ev))
-    session.on("close", lambda ev: _on_close(state, ev))
-    await ctx.connect()
-    caller = await ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
-    state.caller_number = caller.attributes.get("sip.phoneNumber") or None
-    state.called_number = caller.attributes.get("sip.trunkPhoneNumber") or None
-    await session.start(_agent_for(persona, state), room=ctx.room)
+    session.on("close", lambda ev: _on_close(ctx, state, ev))
+    await session.start(
+        _agent_for(loaded, state, request),
+        room=ctx.room,
+        room_options=room_io.RoomOptions(participant_identity=identity),
+    )
 
 
-def _agent_for(persona: Persona, state: CallState) -> PersonaAgent:
+async def _dial(
+    ctx: JobContext, request: DialRequest, state: CallState, redis: Redis
+) -> outbound.Dialed | None:
+    try:
+        dialed = await outbound.dial(
+            ctx,
+            request,
+            redis=redis,
+            trunk=settings.sip_outbound_trunk,
+            ring_timeout_s=settings.ring_timeout_s,
+        )
+    except outbound.DialFailed as err:
+        await set_status(
+            redis,
+            state.call_id,
+            err.status,
+            attempt=request.attempt,
+            sip_code=err.sip_code,
+            detail=str(err),
+        )
+        state.outcome = err.status.value
+        logger.info("call %s not connected: %s (%s)", state.call_id, err.status.value, err)
+        ctx.shutdown(reason=err.status.value)
+        return None
+    if dialed is None:
+        state.duplicate = True  # the call record belongs to whoever dialed it
+        ctx.shutdown(reason="already dialed")
+        return None
+    state.answered = True
+    return dialed
+
+
+async def _cannot_start(ctx: JobContext, state: CallState, redis: Redis, why: str) -> None:
+    state.outcome = "failed"
+    logger.error("call %s cannot start: %s", state.call_id, why)
+    if state.direction == "outbound":
+        await set_status(redis, state.call_id, CallStatus.FAILED, detail=why)
+    ctx.delete_room()
+
+
+def _agent_for(loaded: CallPersona, state: CallState, request: DialRequest | None) -> PersonaAgent:
+    persona = loaded.persona
     variables = {
         "persona": persona.name,
         "caller_number": state.caller_number or "unknown",
         "called_number": state.called_number or "unknown",
-        "caller_name": "",
+        "caller_name": (request.caller_name if request else None) or "",
+        **(request.variables if request else {}),
     }
     greeting = persona.greeting.inbound
-    if state.direction == "outbound" and persona.greeting.outbound:
-        greeting = persona.greeting.outbound
+    if request is not None:
+        greeting = request.greeting or persona.greeting.outbound or greeting
+    instructions = loaded.prompt
+    if request is not None and request.llm_prompt:
+        instructions += "\n\n" + request.llm_prompt
     return PersonaAgent(
         persona,
-        instructions=read_prompt(persona).format(**variables),
-        greeting=greeting.format(**variables),
+        instructions=fill(instructions, variables),
+        greeting=fill(greeting, variables),
     )
 
 
@@ -116,25 +179,30 @@ def _on_item(state: CallState, ev: ConversationItemAddedEvent) -> None:
         state.heard(item.role, item.text_content or "")
 
 
-def _on_close(state: CallState, ev: CloseEvent) -> None:
+def _on_close(ctx: JobContext, state: CallState, ev: CloseEvent) -> None:
     state.outcome = OUTCOMES.get(str(ev.reason.value), str(ev.reason.value))
+    # The room outlives a caller who hangs up; deleting it ends the job and drops any leg left.
+    ctx.delete_room()
 
 
-async def _finish_call(state: CallState) -> None:
-    record = state.record()
-    logger.info(
-        "call ended: call_id=%s persona=%s direction=%s caller=%s duration_s=%.1f outcome=%s",
-        record.call_id,
-        record.persona,
-        record.direction,
-        mask_number(record.caller_number),
-        record.duration_s,
-        record.outcome,
-        extra={"call_id": record.call_id, "persona": record.persona},
-    )
-    redis = Redis.from_url(settings.redis_url)
+async def _finish_call(state: CallState, redis: Redis) -> None:
     try:
+        if state.duplicate:
+            return
+        record = state.record()
+        logger.info(
+            "call ended: call_id=%s persona=%s direction=%s caller=%s duration_s=%.1f outcome=%s",
+            record.call_id,
+            record.persona,
+            record.direction,
+            mask_number(record.caller_number),
+            record.duration_s,
+            record.outcome,
+            extra={"call_id": record.call_id, "persona": record.persona},
+        )
         await save_call_record(redis, record)
+        if state.direction == "outbound" and state.answered:
+            await set_status(redis, state.call_id, CallStatus.COMPLETED, attempt=state.attempt)
     finally:
         await redis.aclose()
 

@@ -11,6 +11,10 @@ class WorkerSettings(CommonSettings):
     worker_port: int = Field(default=8081, description="Health/status HTTP port of this worker")
     max_calls_per_worker: int = Field(default=4, ge=1, description="Concurrent calls per worker")
     worker_idle_processes: int = Field(default=1, ge=0, description="Pre-warmed call processes")
+    sip_outbound_trunk: str = Field(
+        default="dialroom-dev-out", description="Outbound SIP trunk: its id (ST_...) or name"
+    )
+    ring_timeout_s: float = Field(default=30.0, gt=0, le=120, description="Outbound ring time")
 
 
 class ProviderKeys(CommonSettings):

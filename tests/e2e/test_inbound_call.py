@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -54,6 +55,22 @@ def test_worker_records_the_end_of_the_call(stack: RunningStack) -> None:
     assert any("tuesday" in line for line in caller_lines), record["transcript"]
     logs = "".join(stack.log(f"worker-{i}") for i in (1, 2, 3))
     assert f"call ended: call_id={call_ids[0]} persona=demo" in logs
+
+
+def test_caller_hanging_up_mid_greeting_ends_the_call_cleanly(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    client = redis.Redis(port=stack.redis_port)
+    before = set(client.zrange(CALLS_BY_END, 0, -1))
+    result = dial(stack.state.sip_uri, result_dir=tmp_path, hangup_after=2.5, timeout=60)
+    assert result.call.status_code == 200 and not result.call.remote_hangup
+    deadline = time.monotonic() + 20
+    while not (new := set(client.zrange(CALLS_BY_END, 0, -1)) - before):
+        assert time.monotonic() < deadline, "the worker never recorded the call's end"
+        time.sleep(0.25)
+    record = json.loads(client.get(CALL_KEY.format(call_id=new.pop().decode())) or "{}")
+    assert record["outcome"] == "caller_hung_up"
+    assert record["ended_at"] - record["started_at"] < 10
 
 
 def test_three_workers_register_with_the_server(stack: RunningStack) -> None:

@@ -1,0 +1,139 @@
+"""Outbound calls through the real stack: a dispatch carrying a DialRequest makes a worker
+dial the test phone over the dev outbound trunk, and the SIP result becomes the call status.
+
+The test creates the room and the dispatch itself, exactly as the dispatcher does, so the
+worker's side of outbound calling is proven on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from livekit import api
+
+from dialroom.call_status import TERMINAL, CallStatus, status_history
+from dialroom.calls import load_call_record
+from dialroom.dial import DialRequest
+from dialroom.settings import DEV_API_KEY, DEV_API_SECRET
+from tests.e2e.conftest import FIXTURES
+from tests.support.phone import start_answering
+from tests.support.stack import RunningStack, start_stack
+from worker.providers.local_stt import transcribe_wav
+
+pytestmark = pytest.mark.e2e
+CALLEE = "+15551234567"
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def phone_port() -> int:
+    return _free_udp_port()
+
+
+@pytest.fixture(scope="module")
+def outbound_stack(
+    tmp_path_factory: pytest.TempPathFactory, phone_port: int
+) -> Iterator[RunningStack]:
+    env = {"SIP_DEV_OUTBOUND_ADDRESS": f"127.0.0.1:{phone_port}", "RING_TIMEOUT_S": "6"}
+    running = start_stack(tmp_path_factory.mktemp("outbound"), num_agents=1, env=env)
+    yield running
+    running.stop()
+
+
+def place(stack: RunningStack, call_id: str) -> DialRequest:
+    request = DialRequest(call_id=call_id, to_number=CALLEE, persona="demo", caller_name="Sam")
+
+    async def dispatch() -> None:
+        async with api.LiveKitAPI(
+            url=stack.state.livekit_url, api_key=DEV_API_KEY, api_secret=DEV_API_SECRET
+        ) as lk:
+            await lk.room.create_room(api.CreateRoomRequest(name=request.room_name))
+            await lk.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(
+                    agent_name="dialroom",
+                    room=request.room_name,
+                    metadata=request.dispatch_metadata(),
+                )
+            )
+
+    asyncio.run(dispatch())
+    return request
+
+
+def wait_terminal(stack: RunningStack, call_id: str, timeout: float = 90) -> list[CallStatus]:
+    async def history() -> list[CallStatus]:
+        client = redis.asyncio.Redis(port=stack.redis_port)
+        try:
+            return [e.status for e in await status_history(client, call_id)]
+        finally:
+            await client.aclose()
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        statuses = asyncio.run(history())
+        if statuses and statuses[-1] in TERMINAL:
+            return statuses
+        time.sleep(0.5)
+    raise AssertionError(f"call {call_id} never ended: {asyncio.run(history())}")
+
+
+def test_answered_call_hears_the_outbound_greeting_and_completes(
+    outbound_stack: RunningStack, phone_port: int, tmp_path: Path
+) -> None:
+    heard = tmp_path / "heard.wav"
+    with start_answering(
+        phone_port,
+        result_dir=tmp_path,
+        play=[(FIXTURES / "caller_friday.wav", 7.0)],
+        record=heard,
+        max_calls=1,
+        duration=90,
+    ) as phone:
+        place(outbound_stack, "out-answered-1")
+        assert wait_terminal(outbound_stack, "out-answered-1") == [
+            CallStatus.DIALING,
+            CallStatus.ANSWERED,
+            CallStatus.COMPLETED,
+        ]
+        result = phone.result(timeout=30)
+    assert len(result.invites) == 1 and CALLEE in result.invites[0].request_uri
+    text = transcribe_wav(heard).lower()
+    assert "sam" in text and "demo calling" in text, f"outbound greeting not heard: {text!r}"
+    assert "friday" in text and "goodbye" in text, text
+
+    client = redis.asyncio.Redis(port=outbound_stack.redis_port)
+    record = asyncio.run(load_call_record(client, "out-answered-1"))
+    assert record is not None and record.direction == "outbound"
+    assert record.called_number == CALLEE and record.outcome == "agent_hung_up"
+
+
+@pytest.mark.parametrize(
+    ("code", "call_id", "status"),
+    [(486, "out-busy-1", CallStatus.BUSY), (0, "out-noanswer-1", CallStatus.NO_ANSWER)],
+)
+def test_sip_result_becomes_the_call_status(
+    outbound_stack: RunningStack,
+    phone_port: int,
+    tmp_path: Path,
+    code: int,
+    call_id: str,
+    status: CallStatus,
+) -> None:
+    with start_answering(
+        phone_port, result_dir=tmp_path, code=code, max_calls=1, duration=60
+    ) as phone:
+        place(outbound_stack, call_id)
+        history = wait_terminal(outbound_stack, call_id)
+        result = phone.stop()
+    assert history == [CallStatus.DIALING, status]
+    assert len(result.invites) == 1, "dialled exactly once"
