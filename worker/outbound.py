@@ -90,7 +90,8 @@ async def dial(
         status = status_for_sip_code(code, err.code)
         raise DialFailed(status, code, err.sip_status or str(err)) from err
     except api.TwirpError as err:
-        raise DialFailed(CallStatus.FAILED, None, f"{err.code}: {err.message}") from err
+        status = status_for_sip_code(None, err.code)
+        raise DialFailed(status, None, f"{err.code}: {err.message}") from err
     logger.info("call %s answered by %s", request.call_id, mask_number(request.to_number))
     await set_status(redis, request.call_id, CallStatus.ANSWERED, attempt=request.attempt)
     return Dialed(identity=identity)
