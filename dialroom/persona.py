@@ -50,6 +50,19 @@ class TurnConfig(_Strict):
     detection: Literal["vad", "model"] = "vad"
 
 
+class SilenceLimits(_Strict):
+    reprompt_after_s: float = Field(default=8.0, gt=0, le=120)
+    reprompts: int = Field(default=2, ge=0, le=10)
+    message: str = "Are you still there?"
+    goodbye: str = "I haven't heard from you, so I'll end the call now. Goodbye!"
+
+
+class Limits(_Strict):
+    max_call_s: float = Field(default=900.0, gt=0, le=4 * 3600)
+    closing: str = "We have reached the time limit for this call. Thank you for calling, goodbye!"
+    silence: SilenceLimits = SilenceLimits()
+
+
 class FlowStep(_Strict):
     """One step of a deterministic dialogue: say something, or wait for an answer."""
 
@@ -80,6 +93,7 @@ class Persona(_Strict):
     prompt: str | None = Field(default=None, description="Markdown file in prompts/")
     greeting: Greeting
     turn: TurnConfig = TurnConfig()
+    limits: Limits = Limits()
     flow: tuple[FlowStep, ...] = ()
 
     @model_validator(mode="after")

@@ -6,12 +6,19 @@ from the environment or `.env`, and a bad value stops the process at start-up wi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dialroom.paths import AGENTS_DIR, PROMPTS_DIR
 
 DEV_API_KEY = "devkey"
 # Printed as a development key whenever it is used; never accepted outside `start.py up --dev`.
 DEV_API_SECRET = "dialroom-development-secret-not-for-production"
+# The Dialroom HTTP API's key in development mode (`DIALROOM_DEV=1`, which `start.py up --dev`
+# sets); printed by start.py, never accepted otherwise.
+DEV_DIALROOM_API_KEY = "dev-api-key"
 
 
 class SettingsError(Exception):
@@ -29,6 +36,8 @@ class CommonSettings(BaseSettings):
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis for call data")
     agent_name: str = Field(default="dialroom", description="Name workers register under")
     default_persona: str = Field(default="demo", description="Persona used when none is named")
+    agents_dir: Path = Field(default=AGENTS_DIR, description="Folder of persona YAML files")
+    prompts_dir: Path = Field(default=PROMPTS_DIR, description="Folder of prompt files")
 
     @field_validator("livekit_url")
     @classmethod

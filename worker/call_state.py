@@ -25,6 +25,7 @@ class CallState:
     attempt: int = 1
     answered: bool = False
     duplicate: bool = False
+    outcome_override: str | None = None  # set when the agent ends the call for a limit
     transcript: list[TranscriptLine] = field(default_factory=list)
 
     def heard(self, role: str, text: str) -> None:

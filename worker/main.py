@@ -27,9 +27,11 @@ from dialroom.dial import DialRequest
 from dialroom.persona import Persona, PersonaError
 from dialroom.redact import mask_number
 from worker import outbound
+from worker.call_limits import CallLimits
 from worker.call_state import OUTCOMES, CallState, fill, new_call_state, outbound_request
 from worker.personas import CallPersona, persona_for_call
 from worker.providers import ProviderConfigError, check_keys
+from worker.routing import persona_for_number
 from worker.session import build_session
 from worker.settings import ProviderKeys, WorkerSettings
 
@@ -81,21 +83,26 @@ async def entrypoint(ctx: JobContext) -> None:
     ctx.log_context_fields = {"call_id": state.call_id, "persona": state.persona}
     redis = Redis.from_url(settings.redis_url)
     ctx.add_shutdown_callback(lambda: _finish_call(state, redis))
-    try:
-        loaded = await persona_for_call(state.persona, redis)
-        persona = loaded.persona
-        check_keys(persona, ProviderKeys())
-    except (PersonaError, ProviderConfigError) as err:
-        await _cannot_start(ctx, state, redis, str(err))
-        return
-
     await ctx.connect()
     if request is None:
         caller = await ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
         state.caller_number = caller.attributes.get("sip.phoneNumber") or None
         state.called_number = caller.attributes.get("sip.trunkPhoneNumber") or None
+        state.persona = persona_for_number(
+            state.called_number, default=state.persona, agents_dir=settings.agents_dir
+        )
+        ctx.log_context_fields = {"call_id": state.call_id, "persona": state.persona}
         identity = caller.identity
-    else:
+    try:
+        loaded = await persona_for_call(
+            state.persona, redis, agents_dir=settings.agents_dir, prompts_dir=settings.prompts_dir
+        )
+        persona = loaded.persona
+        check_keys(persona, ProviderKeys())
+    except (PersonaError, ProviderConfigError) as err:
+        await _cannot_start(ctx, state, redis, str(err))
+        return
+    if request is not None:
         dialed = await _dial(ctx, request, state, redis)
         if dialed is None:
             return
@@ -109,6 +116,9 @@ async def entrypoint(ctx: JobContext) -> None:
         room=ctx.room,
         room_options=room_io.RoomOptions(participant_identity=identity),
     )
+    limits = CallLimits(session, persona.limits)
+    limits.start()
+    ctx.add_shutdown_callback(limits.aclose)
 
 
 async def _dial(
@@ -180,7 +190,8 @@ def _on_item(state: CallState, ev: ConversationItemAddedEvent) -> None:
 
 
 def _on_close(ctx: JobContext, state: CallState, ev: CloseEvent) -> None:
-    state.outcome = OUTCOMES.get(str(ev.reason.value), str(ev.reason.value))
+    reason = str(ev.reason.value)
+    state.outcome = state.outcome_override or OUTCOMES.get(reason, reason)
     # The room outlives a caller who hangs up; deleting it ends the job and drops any leg left.
     ctx.delete_room()
 
