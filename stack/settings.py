@@ -23,6 +23,9 @@ class StackSettings(CommonSettings):
     sip_health_port: int = 8089
     api_port: int = 8000
     worker_port: int = Field(default=8081, description="First worker's port; +1 per worker")
+    worker_drain_s: float = Field(
+        default=60.0, ge=0, description="On stop, how long workers may finish running calls"
+    )
     sip_dev_outbound_address: str = Field(
         default="127.0.0.1:5070", description="Where the dev outbound trunk sends calls"
     )

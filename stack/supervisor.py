@@ -29,6 +29,7 @@ class Service:
     ready: Probe
     env: dict[str, str] = field(default_factory=dict)
     start_timeout_s: float = 60.0
+    stop_grace_s: float = 10.0  # workers: long enough for running calls to finish (drain)
     address: str = ""
 
 
@@ -86,19 +87,21 @@ class Supervisor:
     def first_exited(self) -> Running | None:
         return next((r for r in self.running if r.process.poll() is not None), None)
 
-    def stop_all(self, *, grace_s: float = 10.0) -> None:
+    def stop_all(self, *, grace_s: float | None = None) -> None:
         """Stop in reverse start order: workers first, Redis last."""
         for running in reversed(self.running):
-            stop_group(running.process, grace_s=grace_s)
+            grace = running.service.stop_grace_s if grace_s is None else grace_s
+            stop_group(running.process, grace_s=grace)
         self.running.clear()
 
 
 def stop_group(process: subprocess.Popen[bytes], *, grace_s: float) -> None:
-    """SIGTERM the child's whole process group, then SIGKILL whatever is left after grace_s."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
+    """SIGTERM the child, give it grace_s to finish, then SIGKILL its whole process group.
+
+    Only the leader gets SIGTERM: a worker then drains (takes no new calls, lets its running
+    calls end) and stops its call processes itself."""
+    if process.poll() is None:
+        process.terminate()
     try:
         process.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:

@@ -56,17 +56,21 @@ class CallLimits:
             quiet = self._quiet_since
             if quiet is None or time.monotonic() - quiet < silence.reprompt_after_s:
                 continue
-            if self._reprompts < silence.reprompts:
-                self._reprompts += 1
-                self._quiet_since = None
-                self._session.say(silence.message)
-            else:
-                await self._hang_up(silence.goodbye, outcome="caller_silent")
+            try:
+                if self._reprompts < silence.reprompts:
+                    self._reprompts += 1
+                    self._quiet_since = None
+                    self._session.say(silence.message)
+                else:
+                    await self._hang_up(silence.goodbye, outcome="caller_silent")
+                    return
+            except RuntimeError:  # the session is closing: the call is already over
                 return
 
     async def _end_at_max_duration(self) -> None:
         await asyncio.sleep(self._limits.max_call_s)
-        await self._hang_up(self._limits.closing, outcome="max_duration")
+        with contextlib.suppress(RuntimeError):  # closing already: nothing left to end
+            await self._hang_up(self._limits.closing, outcome="max_duration")
 
     async def _hang_up(self, line: str, *, outcome: str) -> None:
         self._session.userdata.outcome_override = outcome

@@ -11,10 +11,12 @@ from livekit import rtc
 from livekit.agents import (
     Agent,
     AgentServer,
+    AgentSession,
     CloseEvent,
     ConversationItemAddedEvent,
     JobContext,
     JobProcess,
+    JobRequest,
     cli,
     room_io,
 )
@@ -26,7 +28,7 @@ from dialroom.calls import save_call_record
 from dialroom.dial import DialRequest
 from dialroom.persona import Persona, PersonaError
 from dialroom.redact import mask_number
-from worker import outbound
+from worker import capacity, outbound
 from worker.call_limits import CallLimits
 from worker.call_state import OUTCOMES, CallState, fill, new_call_state, outbound_request
 from worker.personas import CallPersona, persona_for_call
@@ -65,13 +67,19 @@ server = AgentServer(
     host="127.0.0.1",  # status port stays on loopback; LiveKit is reached outbound
     port=settings.worker_port,
     num_idle_processes=settings.worker_idle_processes,
-    load_fnc=lambda s: len(s.active_jobs) / settings.max_calls_per_worker,
+    load_fnc=lambda s: capacity.load(s, settings.max_calls_per_worker),
     load_threshold=1.0,
 )
 server.setup_fnc = prewarm
 
 
-@server.rtc_session(agent_name=settings.agent_name)
+async def on_request(request: JobRequest) -> None:
+    await capacity.accept(
+        request, active_calls=len(server.active_jobs), max_calls=settings.max_calls_per_worker
+    )
+
+
+@server.rtc_session(agent_name=settings.agent_name, on_request=on_request)
 async def entrypoint(ctx: JobContext) -> None:
     request = outbound_request(ctx.job.metadata)
     state = new_call_state(
@@ -109,6 +117,9 @@ async def entrypoint(ctx: JobContext) -> None:
         identity = dialed.identity
 
     session = build_session(persona, state)
+    if request is None and capacity.is_overflow(ctx):
+        await _say_lines_busy(ctx, session, state, identity)
+        return
     session.on("conversation_item_added", lambda ev: _on_item(state, ev))
     session.on("close", lambda ev: _on_close(ctx, state, ev))
     await session.start(
@@ -119,6 +130,20 @@ async def entrypoint(ctx: JobContext) -> None:
     limits = CallLimits(session, persona.limits)
     limits.start()
     ctx.add_shutdown_callback(limits.aclose)
+
+
+async def _say_lines_busy(
+    ctx: JobContext, session: AgentSession[CallState], state: CallState, identity: str
+) -> None:
+    state.outcome_override = "lines_busy"
+    session.on("close", lambda ev: _on_close(ctx, state, ev))
+    await session.start(
+        Agent(instructions="Apologise that all lines are busy."),
+        room=ctx.room,
+        room_options=room_io.RoomOptions(participant_identity=identity),
+    )
+    await session.say(settings.lines_busy_message, allow_interruptions=False)
+    session.shutdown()
 
 
 async def _dial(

@@ -14,6 +14,10 @@ class WorkerSettings(CommonSettings):
     sip_outbound_trunk: str = Field(
         default="dialroom-dev-out", description="Outbound SIP trunk: its id (ST_...) or name"
     )
+    lines_busy_message: str = Field(
+        default="Sorry, all our lines are busy right now. Please call again in a few minutes.",
+        description="Said to an inbound caller when every worker is full",
+    )
     ring_timeout_s: float = Field(default=30.0, gt=0, le=120, description="Outbound ring time")
 
 
