@@ -22,8 +22,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from dialroom.paths import AGENTS_DIR, PROMPTS_DIR
+from dialroom.persona import check_all
 from dialroom.persona_report import check_summary, persona_table
-from dialroom.persona_store import PersonaStore
 from dialroom.settings import (
     DEV_API_KEY,
     DEV_API_SECRET,
@@ -129,6 +129,7 @@ def up(
         run_dir=(run_dir or settings.run_dir).resolve(),
         agent_name=settings.agent_name,
         dev_outbound_address=settings.sip_dev_outbound_address,
+        worker_drain_s=settings.worker_drain_s,
     )
     try:
         with console.status("starting") as spinner:
@@ -237,7 +238,7 @@ def personas_check(
     agents_dir: AgentsDir = AGENTS_DIR, prompts_dir: PromptsDir = PROMPTS_DIR
 ) -> None:
     """Validate every persona file; one red line per broken one, exit 1 if any is broken."""
-    good, broken = PersonaStore(agents_dir=agents_dir, prompts_dir=prompts_dir).check_all()
+    good, broken = check_all(agents_dir=agents_dir, prompts_dir=prompts_dir)
     if not good and not broken:
         raise fail(f"no persona files (*.yaml) in {agents_dir}")
     for err in broken:
@@ -252,7 +253,7 @@ def personas_list(
     agents_dir: AgentsDir = AGENTS_DIR, prompts_dir: PromptsDir = PROMPTS_DIR
 ) -> None:
     """Show each persona: numbers, speech and LLM providers, prompt file; broken ones with why."""
-    good, broken = PersonaStore(agents_dir=agents_dir, prompts_dir=prompts_dir).check_all()
+    good, broken = check_all(agents_dir=agents_dir, prompts_dir=prompts_dir)
     console.print(persona_table(good, broken))
 
 

@@ -199,3 +199,17 @@ def _check_references(persona: Persona, path: Path, prompts_dir: Path) -> None:
             raise PersonaError(
                 path, field, f"unknown variable {{{names}}}; known: {', '.join(sorted(known))}"
             )
+
+
+def check_all(
+    *, agents_dir: Path = AGENTS_DIR, prompts_dir: Path = PROMPTS_DIR
+) -> tuple[list[Persona], list[PersonaError]]:
+    """Every persona in `agents_dir` as it is on disk now: the good ones and the errors."""
+    good: list[Persona] = []
+    broken: list[PersonaError] = []
+    for name in available(agents_dir):
+        try:
+            good.append(load_persona(name, agents_dir=agents_dir, prompts_dir=prompts_dir))
+        except PersonaError as err:
+            broken.append(err)
+    return good, broken

@@ -28,6 +28,7 @@ class StackPlan:
     run_dir: Path
     agent_name: str
     dev_outbound_address: str = "127.0.0.1:5070"
+    worker_drain_s: float = 60.0
 
     @property
     def livekit_url(self) -> str:
@@ -135,6 +136,7 @@ def worker_service(plan: StackPlan, index: int) -> Service:
         # Registration with livekit-server is what makes a worker useful, not its HTTP port.
         ready=lambda: http_ok(port) and log_contains(log, "registered worker"),
         start_timeout_s=120.0,
+        stop_grace_s=plan.worker_drain_s,
         address=f"http://{HOST}:{port}/worker",
     )
 
