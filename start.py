@@ -21,12 +21,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from api.settings import ApiSettings
 from dialroom.paths import AGENTS_DIR, PROMPTS_DIR
 from dialroom.persona import check_all
 from dialroom.persona_report import check_summary, persona_table
 from dialroom.settings import (
     DEV_API_KEY,
     DEV_API_SECRET,
+    DEV_DIALROOM_API_KEY,
     SettingsError,
     describe_validation_error,
 )
@@ -86,7 +88,8 @@ def up(
         bool, typer.Option(help="Use development API keys (printed; never in production).")
     ] = False,
     num_agents: Annotated[
-        int | None, typer.Option(help="Worker processes (default: NUM_AGENTS).")
+        int | None,
+        typer.Option(min=0, max=32, help="Worker processes (default: NUM_AGENTS; 0: none)."),
     ] = None,
     persona: Annotated[str | None, typer.Option(help="Persona for calls to the dev trunk.")] = None,
     auto_ports: Annotated[
@@ -99,7 +102,8 @@ def up(
         bool, typer.Option(help="Run with `docker compose` instead of processes.")
     ] = False,
 ) -> None:
-    """Start Redis, livekit-server, livekit-sip, the API and NUM_AGENTS workers, then wait.
+    """Start Redis, livekit-server, livekit-sip, the API, the dispatcher and NUM_AGENTS
+    workers, then wait.
 
     Each part is started in order and waited on until healthy; a development SIP trunk is
     provisioned so a softphone can call the printed address. Ctrl-C or SIGTERM stops
@@ -109,7 +113,8 @@ def up(
         raise typer.Exit(run_compose())
     settings = load_settings()
     api_key, api_secret = _keys(settings, dev)
-    workers = num_agents or settings.num_agents
+    _check_api_settings(dev)
+    workers = num_agents if num_agents is not None else settings.num_agents
     ports = pick_free_ports(workers) if auto_ports else settings.ports()
     if busy := busy_ports(ports, workers):
         names = ", ".join(f"{name} {port}" for name, port in busy.items())
@@ -128,6 +133,7 @@ def up(
         api_secret=api_secret,
         run_dir=(run_dir or settings.run_dir).resolve(),
         agent_name=settings.agent_name,
+        dev_mode=dev,
         dev_outbound_address=settings.sip_dev_outbound_address,
         worker_drain_s=settings.worker_drain_s,
     )
@@ -174,11 +180,23 @@ def announce(state: StackState) -> None:
     console.print(table)
     if state.dev_keys:
         console.print(
-            f"[yellow]DEVELOPMENT KEYS[/] {DEV_API_KEY} / {DEV_API_SECRET}: "
+            f"[yellow]DEVELOPMENT KEYS[/] {DEV_API_KEY} / {DEV_API_SECRET}, "
+            f"API key {DEV_DIALROOM_API_KEY}: "
             "for this machine only, never expose this stack"
         )
     console.print(f"Call the demo persona from a softphone: [bold]{state.sip_uri}[/]")
     console.print("Ctrl-C stops everything.", style="dim")
+
+
+def _check_api_settings(dev: bool) -> None:
+    """The API's settings, checked before anything starts: API_KEYS is required without --dev."""
+    try:
+        settings = ApiSettings(dialroom_dev=True) if dev else ApiSettings()
+        settings.require_api_keys()
+    except ValidationError as err:
+        raise fail(f"bad setting: {describe_validation_error(err)}") from err
+    except SettingsError as err:
+        raise fail(str(err)) from err
 
 
 def _keys(settings: StackSettings, dev: bool) -> tuple[str, str]:

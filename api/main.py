@@ -1,10 +1,44 @@
-"""The Dialroom API: the app and its routers."""
+"""The Dialroom API: the app, its lifespan (opens Redis) and its routers.
+
+`python -m api` reads and checks the settings, then serves `create_app(settings)`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from redis.asyncio import Redis
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.routes import health
+from api.body_limit import BodyLimitMiddleware
+from api.errors import plain_http_error
+from api.routes import calls, health, metrics
+from api.settings import ApiSettings
 
-app = FastAPI(title="Dialroom", version="0.1.0")
-app.include_router(health.router)
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    settings.require_api_keys()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+
+    app = FastAPI(
+        title="Dialroom",
+        version="0.1.0",
+        description="Outbound AI voice calls on your own phone lines.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_exception_handler(StarletteHTTPException, plain_http_error)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(calls.router)
+    app.include_router(metrics.router)
+    return app

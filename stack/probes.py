@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 import urllib.request
 from pathlib import Path
 
@@ -22,3 +23,8 @@ def redis_ping(port: int) -> bool:
 
 def log_contains(log: Path, text: str) -> bool:
     return log.is_file() and text in log.read_text(errors="replace")
+
+
+def file_fresh(path: Path, *, within_s: float) -> bool:
+    """The file exists and was touched in the last `within_s` seconds (a heartbeat)."""
+    return path.is_file() and time.time() - path.stat().st_mtime < within_s

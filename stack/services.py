@@ -15,7 +15,7 @@ import yaml
 from dialroom.paths import LIVEKIT_CONFIG, SIP_CONFIG
 from stack.install import LIVEKIT_SERVER, LIVEKIT_SIP
 from stack.ports import HOST, StackPorts
-from stack.probes import http_ok, log_contains, redis_ping
+from stack.probes import file_fresh, http_ok, log_contains, redis_ping
 from stack.supervisor import Service
 
 
@@ -27,6 +27,7 @@ class StackPlan:
     api_secret: str
     run_dir: Path
     agent_name: str
+    dev_mode: bool = False
     dev_outbound_address: str = "127.0.0.1:5070"
     worker_drain_s: float = 60.0
 
@@ -104,25 +105,37 @@ def stack_services(plan: StackPlan) -> list[Service]:
         ),
         Service(
             name="api",
-            argv=[
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.main:app",
-                "--host",
-                HOST,
-                "--port",
-                str(ports.api),
-                "--no-access-log",
-            ],
-            env=env,
+            argv=[sys.executable, "-m", "api"],
+            env={**env, **_api_env(plan)},
             log=logs / "api.log",
             ready=lambda: http_ok(ports.api, "/health"),
             address=f"http://{HOST}:{ports.api}",
         ),
+        dispatcher_service(plan),
     ]
     services += [worker_service(plan, index) for index in range(plan.num_agents)]
     return services
+
+
+def dispatcher_service(plan: StackPlan) -> Service:
+    """Healthy while it touches its health file: after every sweep of call statuses."""
+    alive = plan.run_dir / "dispatcher.alive"
+    alive.unlink(missing_ok=True)  # a previous run's file says nothing about this one
+    return Service(
+        name="dispatcher",
+        argv=[sys.executable, "-m", "dispatcher"],
+        env={**plan.child_env(), "DISPATCHER_HEALTH_FILE": str(alive)},
+        log=plan.run_dir / "logs" / "dispatcher.log",
+        ready=lambda: file_fresh(alive, within_s=10),
+        address="Redis stream dialroom:dial:queue",
+    )
+
+
+def _api_env(plan: StackPlan) -> dict[str, str]:
+    env = {"API_HOST": HOST, "API_PORT": str(plan.ports.api)}
+    if plan.dev_mode:
+        env["DIALROOM_DEV"] = "1"  # accept the printed development API key
+    return env
 
 
 def worker_service(plan: StackPlan, index: int) -> Service:

@@ -7,7 +7,6 @@ worker's side of outbound calling is proven on its own."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,17 +26,6 @@ from worker.providers.local_stt import transcribe_wav
 
 pytestmark = pytest.mark.e2e
 CALLEE = "+15551234567"
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def phone_port() -> int:
-    return _free_udp_port()
 
 
 @pytest.fixture(scope="module")

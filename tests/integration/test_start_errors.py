@@ -40,6 +40,42 @@ def test_missing_keys_outside_dev_mode_is_one_line(tmp_path: Path) -> None:
     assert "--dev" in lines[0]
 
 
+def test_missing_api_keys_outside_dev_mode_is_one_line(tmp_path: Path) -> None:
+    keys = {"LIVEKIT_API_KEY": "prod-key", "LIVEKIT_API_SECRET": "x" * 32, "API_KEYS": ""}
+    done = run_start("up", env=keys, tmp_path=tmp_path)
+    assert done.returncode == 1
+    lines = error_lines(done.stderr)
+    assert len(lines) == 1, done.stderr
+    assert "API_KEYS not set" in lines[0] and "--dev" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("module", "env", "named"),
+    [
+        ("api", {"API_KEYS": "", "DIALROOM_DEV": "0"}, "API_KEYS not set"),
+        ("api", {"RATE_LIMIT_PER_MINUTE": "lots", "API_KEYS": "k"}, "RATE_LIMIT_PER_MINUTE"),
+        ("dispatcher", {"LIVEKIT_URL": "localhost:7880"}, "LIVEKIT_URL"),
+        ("dispatcher", {"MAX_CONCURRENT_CALLS": "0"}, "MAX_CONCURRENT_CALLS"),
+    ],
+)
+def test_the_api_and_dispatcher_stop_on_a_bad_setting_with_one_line(
+    tmp_path: Path, module: str, env: dict[str, str], named: str
+) -> None:
+    keys = {"LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "s" * 32}
+    done = subprocess.run(
+        [sys.executable, "-m", module],
+        cwd=tmp_path,  # no .env here
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **keys, **env},
+    )
+    assert done.returncode == 1
+    lines = error_lines(done.stderr)
+    assert len(lines) == 1, done.stderr
+    assert named in lines[0]
+
+
 def test_busy_port_is_named_with_what_to_do(tmp_path: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,8 +25,10 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from api.settings import ApiSettings
 from dialroom.paths import ROOT
 from dialroom.settings import CommonSettings
+from dispatcher.settings import DispatcherSettings
 from stack.settings import StackSettings
 from worker.settings import ProviderKeys, WorkerSettings
 
@@ -32,14 +36,20 @@ pytestmark = pytest.mark.unit
 
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
 ENV_EXAMPLE = ROOT / ".env.example"
-SERVICES = {"redis", "livekit", "sip", "api", "worker"}
+SERVICES = {"redis", "livekit", "sip", "api", "dispatcher", "worker"}
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     CommonSettings,
     WorkerSettings,
     ProviderKeys,
     StackSettings,
+    ApiSettings,
+    DispatcherSettings,
 )
-KEYS = {"LIVEKIT_API_KEY": "test-key", "LIVEKIT_API_SECRET": "test-secret-of-32-characters-xx"}
+KEYS = {
+    "LIVEKIT_API_KEY": "test-key",
+    "LIVEKIT_API_SECRET": "test-secret-of-32-characters-xx",
+    "API_KEYS": "client-key-1",
+}
 
 
 def docker_compose_config(env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess[str]:
@@ -79,7 +89,7 @@ def rendered_services() -> dict[str, Any]:
     return copy.deepcopy(_rendered_services())
 
 
-def test_compose_runs_the_five_services_on_the_host_network() -> None:
+def test_compose_runs_the_six_services_on_the_host_network() -> None:
     services = rendered_services()
     assert set(services) == SERVICES
     assert {name: s.get("network_mode") for name, s in services.items()} == dict.fromkeys(
@@ -113,21 +123,21 @@ def test_livekit_keys_reach_livekit_server_the_sip_bridge_and_dialroom() -> None
     services = rendered_services()
     key, secret = KEYS["LIVEKIT_API_KEY"], KEYS["LIVEKIT_API_SECRET"]
     assert services["livekit"]["environment"]["LIVEKIT_KEYS"] == f"{key}: {secret}"
-    for name in ("sip", "api", "worker"):
+    for name in ("sip", "api", "dispatcher", "worker"):
         env = services[name]["environment"]
         assert (env["LIVEKIT_API_KEY"], env["LIVEKIT_API_SECRET"]) == (key, secret), name
     assert services["sip"]["environment"]["LIVEKIT_WS_URL"] == "ws://127.0.0.1:7880"
 
 
-@pytest.mark.parametrize("name", ["api", "worker"])
-def test_api_and_worker_wait_for_healthy_livekit_and_redis(name: str) -> None:
+@pytest.mark.parametrize("name", ["api", "dispatcher", "worker"])
+def test_api_dispatcher_and_worker_wait_for_healthy_livekit_and_redis(name: str) -> None:
     depends = rendered_services()[name]["depends_on"]
     assert depends["livekit"] == {"condition": "service_healthy"}
     assert depends["redis"] == {"condition": "service_healthy"}
 
 
-@pytest.mark.parametrize("missing", ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"])
-def test_compose_refuses_to_start_without_livekit_keys(tmp_path: Path, missing: str) -> None:
+@pytest.mark.parametrize("missing", ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "API_KEYS"])
+def test_compose_refuses_to_start_without_its_keys(tmp_path: Path, missing: str) -> None:
     env = {name: value for name, value in KEYS.items() if name != missing}
     done = docker_compose_config(env, tmp_path)
     assert done.returncode != 0
@@ -220,6 +230,25 @@ def test_worker_healthcheck_probes_the_port_its_replica_claimed(
 
     assert healthy()
     status[0] = 503  # a worker that lost livekit-server
+    assert not healthy()
+
+
+def test_dispatcher_healthcheck_is_the_age_of_its_health_file(tmp_path: Path) -> None:
+    service = rendered_services()["dispatcher"]
+    path = service["environment"]["DISPATCHER_HEALTH_FILE"]
+    kind, program, *args = service["healthcheck"]["test"]
+    assert (kind, program) == ("CMD", "python") and path in args[-1]
+    alive = tmp_path / "alive"
+    command = [sys.executable, *args[:-1], args[-1].replace(path, str(alive))]
+
+    def healthy() -> bool:
+        return subprocess.run(command, capture_output=True, timeout=30).returncode == 0
+
+    assert not healthy()  # no file: the dispatcher never swept
+    alive.touch()
+    assert healthy()
+    stale = time.time() - 60
+    os.utime(alive, (stale, stale))
     assert not healthy()
 
 

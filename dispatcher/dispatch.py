@@ -1,0 +1,60 @@
+"""LiveKit's side of a dispatch: the call's room, and one agent dispatch per call attempt.
+
+`dispatch_once` is idempotent: it looks at the room's dispatches first and creates none when
+one already carries this call and attempt (a dispatcher killed after dispatching, before
+acknowledging, comes back to a job that is already done).
+"""
+
+from __future__ import annotations
+
+import aiohttp
+from livekit import api
+from pydantic import ValidationError
+
+from dialroom.dial import DialRequest
+
+
+class DispatchRefused(Exception):
+    """LiveKit said no for a reason a retry will not fix (a 4xx): the call fails."""
+
+
+# Failures that may pass: LiveKit restarting, a network blip, a 5xx. The job is retried.
+TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+def carries(dispatch: api.AgentDispatch, request: DialRequest) -> bool:
+    try:
+        carried = DialRequest.from_metadata(dispatch.metadata)
+    except ValidationError:
+        return False
+    return carried.call_id == request.call_id and carried.attempt == request.attempt
+
+
+async def dispatch_once(
+    lk: api.LiveKitAPI, request: DialRequest, *, agent_name: str, empty_timeout_s: int
+) -> bool:
+    """Make sure the attempt has its room and one agent dispatch; True if this call created it.
+
+    Raises `DispatchRefused` for a 4xx (but 429), and the TRANSIENT errors or a `TwirpError`
+    (5xx, 429) for failures worth retrying.
+    """
+    try:
+        await lk.room.create_room(
+            api.CreateRoomRequest(name=request.room_name, empty_timeout=empty_timeout_s)
+        )
+        existing = await lk.agent_dispatch.list_dispatch(room_name=request.room_name)
+        if any(carries(d, request) for d in existing):
+            return False
+        await lk.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(
+                agent_name=agent_name,
+                room=request.room_name,
+                metadata=request.dispatch_metadata(),
+            )
+        )
+    except api.TwirpError as err:
+        if 400 <= err.status < 500 and err.status != 429:
+            why = f"LiveKit refused the dispatch: {err.code}: {err.message}"
+            raise DispatchRefused(why) from err
+        raise
+    return True

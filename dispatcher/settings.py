@@ -1,0 +1,43 @@
+"""The dispatcher process's settings (environment / `.env`), validated at start-up."""
+
+from __future__ import annotations
+
+import socket
+
+from pydantic import Field
+
+from dialroom.settings import CommonSettings
+
+
+class DispatcherSettings(CommonSettings):
+    max_concurrent_calls: int = Field(
+        default=10, ge=1, description="Calls dialing, ringing or answered at once, all workers"
+    )
+    retry_delay_s: float = Field(
+        default=30.0, ge=0, description="Wait before the next attempt of a busy / no-answer call"
+    )
+    dial_timeout_s: float = Field(
+        default=180.0, gt=0, description="A call dialing this long since its last update fails"
+    )
+    answered_timeout_s: float = Field(
+        default=3600.0, gt=0, description="An answered call with no end reported this long fails"
+    )
+    room_empty_timeout_s: int = Field(
+        default=120, ge=1, description="LiveKit closes a call's room left empty this long"
+    )
+    claim_idle_s: float = Field(
+        default=30.0, gt=0, description="Take over a queue entry another dispatcher held this long"
+    )
+    poll_interval_s: float = Field(
+        default=0.5, gt=0, le=10, description="How often due calls and call statuses are checked"
+    )
+    dispatcher_health_file: str = Field(
+        default="", description="File touched after every status sweep; its age is the health"
+    )
+    dispatcher_name: str = Field(
+        default="", description="Queue consumer name, one per dispatcher (default: host name)"
+    )
+
+    @property
+    def consumer(self) -> str:
+        return self.dispatcher_name or socket.gethostname()

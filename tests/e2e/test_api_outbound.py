@@ -1,0 +1,96 @@
+"""Outbound calls end to end through the public API: POST /api/outbound-call -> queue ->
+dispatcher -> worker dials the test phone over the dev trunk -> status, retries and the call
+record come back through GET /api/calls/{id}."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dialroom.settings import DEV_DIALROOM_API_KEY
+from tests.e2e.conftest import FIXTURES
+from tests.support.phone import start_answering
+from tests.support.stack import RunningStack, start_stack
+
+pytestmark = pytest.mark.e2e
+TERMINAL = {"completed", "busy", "no-answer", "rejected", "failed", "canceled"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, phone_port: int) -> Iterator[RunningStack]:
+    env = {
+        "SIP_DEV_OUTBOUND_ADDRESS": f"127.0.0.1:{phone_port}",
+        "RING_TIMEOUT_S": "6",
+        "RETRY_DELAY_S": "1",
+    }
+    running = start_stack(tmp_path_factory.mktemp("api-outbound"), num_agents=1, env=env)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(stack: RunningStack) -> Iterator[httpx.Client]:
+    headers = {"X-API-Key": DEV_DIALROOM_API_KEY}
+    with httpx.Client(base_url=stack.state.api_url, headers=headers, timeout=10) as http:
+        yield http
+
+
+def place(client: httpx.Client, **body: Any) -> str:
+    call = {"to_number": "+14155550123", "persona": "demo", **body}
+    response = client.post("/api/outbound-call", json=call)
+    assert response.status_code == 202, response.text
+    return str(response.json()["call_id"])
+
+
+def wait_final(client: httpx.Client, call_id: str, *, attempts: int, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        call = client.get(f"/api/calls/{call_id}").json()
+        if call["status"] in TERMINAL and call["attempts"] == attempts:
+            return call
+        time.sleep(0.5)
+    last = client.get(f"/api/calls/{call_id}").json()
+    raise AssertionError(f"call {call_id} did not end: {last}")
+
+
+def test_an_api_call_is_answered_completes_and_shows_its_record(
+    client: httpx.Client, phone_port: int, tmp_path: Path
+) -> None:
+    with start_answering(
+        phone_port,
+        result_dir=tmp_path,
+        play=[(FIXTURES / "caller_friday.wav", 7.0)],
+        max_calls=1,
+        duration=90,
+    ) as phone:
+        call_id = place(client, caller_name="Sam")
+        call = wait_final(client, call_id, attempts=1)
+        result = phone.result(timeout=30)
+    assert len(result.invites) == 1
+    statuses = [event["status"] for event in call["history"]]
+    assert statuses[0] == "queued" and statuses[-2:] == ["answered", "completed"]
+    assert set(statuses[1:-2]) == {"dialing"}
+    record = call["record"]
+    assert record is not None and record["direction"] == "outbound"
+    assert record["called_number"] == "+14155550123"
+    assert any("friday" in line["text"].lower() for line in record["transcript"])
+
+
+def test_a_busy_callee_is_dialled_again_until_max_attempts(
+    client: httpx.Client, phone_port: int, tmp_path: Path
+) -> None:
+    with start_answering(
+        phone_port, result_dir=tmp_path, code=486, max_calls=2, duration=60
+    ) as phone:
+        call_id = place(client, max_attempts=2)
+        call = wait_final(client, call_id, attempts=2)
+        result = phone.result(timeout=30)
+    assert len(result.invites) == 2, "dialled once per attempt"
+    assert call["status"] == "busy" and call["sip_code"] == 486
+    retried = [e for e in call["history"] if e["status"] == "scheduled"]
+    assert [e["attempt"] for e in retried] == [2]

@@ -1,0 +1,391 @@
+"""The dispatcher against a real Redis and a real livekit-server (the stack, with no workers,
+so every dispatch stays where it was put and can be counted per room).
+
+Most tests run the dispatcher in this process on the test's own Redis; the crash test runs
+it as `python -m dispatcher` and kills it with SIGKILL, again and again, mid-flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from livekit import api
+from redis.asyncio import Redis
+
+from dialroom import dial_queue
+from dialroom.call_status import (
+    CallStatus,
+    claim_dial,
+    current_status,
+    set_status,
+    status_history,
+)
+from dialroom.dial import DialRequest, OutboundCall
+from dialroom.paths import ROOT
+from dialroom.settings import DEV_API_KEY, DEV_API_SECRET, DEV_DIALROOM_API_KEY
+from dispatcher.dispatch import dispatch_once
+from dispatcher.service import Dispatcher
+from dispatcher.settings import DispatcherSettings
+from tests.support.stack import RunningStack, start_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+AGENT = "dialroom"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(tmp_path_factory.mktemp("dispatch"), num_agents=0)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+def settings_for(stack: RunningStack, redis_url: str, **changes: object) -> DispatcherSettings:
+    values: dict[str, object] = {
+        "livekit_url": stack.state.livekit_url,
+        "livekit_api_key": DEV_API_KEY,
+        "livekit_api_secret": DEV_API_SECRET,
+        "redis_url": redis_url,
+        "agent_name": AGENT,
+        "dispatcher_name": "test-dispatcher",
+        "poll_interval_s": 0.05,
+        "claim_idle_s": 0.2,
+        "retry_delay_s": 0.2,
+        "max_concurrent_calls": 100,
+        **changes,
+    }
+    return DispatcherSettings(**values)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def livekit(stack: RunningStack) -> AsyncIterator[api.LiveKitAPI]:
+    async with api.LiveKitAPI(
+        url=stack.state.livekit_url, api_key=DEV_API_KEY, api_secret=DEV_API_SECRET
+    ) as lk:
+        yield lk
+
+
+async def dispatched(stack: RunningStack, call_id: str) -> list[DialRequest]:
+    """The dial requests of every agent dispatch in the call's room (none if no room)."""
+    room = f"call-{call_id}"
+    async with livekit(stack) as lk:
+        rooms = await lk.room.list_rooms(api.ListRoomsRequest(names=[room]))
+        if not rooms.rooms:
+            return []
+        found = await lk.agent_dispatch.list_dispatch(room_name=room)
+    return [DialRequest.from_metadata(d.metadata) for d in found if d.agent_name == AGENT]
+
+
+async def place(store: Redis, **changes: object) -> str:
+    order = OutboundCall.model_validate({"to_number": "+14155550123", "persona": "demo", **changes})
+    return (await dial_queue.enqueue(store, order)).call_id
+
+
+async def status(store: Redis, call_id: str) -> CallStatus | None:
+    now = await current_status(store, call_id)
+    return now.status if now else None
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 15) -> None:
+    deadline = time.monotonic() + within_s
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def dispatcher_running(settings: DispatcherSettings, store: Redis) -> AsyncIterator[None]:
+    dispatcher = Dispatcher(settings, redis=store)
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        yield
+    finally:
+        dispatcher.stop()
+        await asyncio.wait([task], timeout=10)
+        assert task.done(), "the dispatcher did not stop"
+
+
+def is_(store: Redis, call_id: str, wanted: CallStatus) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await status(store, call_id) == wanted
+
+    return check
+
+
+async def test_an_api_call_becomes_one_agent_dispatch_through_the_stack(
+    stack: RunningStack,
+) -> None:
+    headers = {"X-API-Key": DEV_DIALROOM_API_KEY}
+    async with httpx.AsyncClient(base_url=stack.state.api_url, headers=headers) as client:
+        assert (await client.get("/health/ready")).json()["livekit"] == "ok"
+        body = {"to_number": "+14155550123", "persona": "demo", "caller_name": "Sam"}
+        accepted = await client.post("/api/outbound-call", json=body)
+        assert accepted.status_code == 202
+        call_id = accepted.json()["call_id"]
+
+        async def dialing() -> bool:
+            call = (await client.get(f"/api/calls/{call_id}")).json()
+            return bool(call["status"] == "dialing")
+
+        async def latency_observed() -> bool:
+            metrics = (await client.get("/metrics")).text
+            return "dialroom_dial_latency_seconds_count 1.0" in metrics
+
+        await eventually(dialing)
+        await eventually(latency_observed)
+    [request] = await dispatched(stack, call_id)
+    assert request.call_id == call_id and request.caller_name == "Sam"
+
+
+async def test_a_redelivered_job_whose_dispatch_exists_is_not_dispatched_again(
+    stack: RunningStack, redis_url: str, store: Redis
+) -> None:
+    settings = settings_for(stack, redis_url)
+    call_id = await place(store)
+    # A dispatcher reads the entry, dispatches, and dies before acknowledging it.
+    ghost = Dispatcher(settings.model_copy(update={"dispatcher_name": "ghost"}), redis=store)
+    await ghost.stream.ensure_group()
+    job = await ghost.stream.next_job(block_ms=100)
+    assert job is not None
+    await set_status(store, call_id, CallStatus.DIALING)
+    async with livekit(stack) as lk:
+        assert await dispatch_once(lk, job.request, agent_name=AGENT, empty_timeout_s=60)
+    await asyncio.sleep(0.3)  # the entry is now idle longer than claim_idle_s
+
+    await Dispatcher(settings, redis=store).run(burst=True)
+
+    assert len(await dispatched(stack, call_id)) == 1
+    assert await store.xlen(dial_queue.QUEUE_STREAM) == 0  # taken over and acknowledged
+
+
+async def test_a_job_that_died_before_its_dispatch_is_dispatched_once(
+    stack: RunningStack, redis_url: str, store: Redis
+) -> None:
+    settings = settings_for(stack, redis_url)
+    call_id = await place(store)
+    ghost = Dispatcher(settings.model_copy(update={"dispatcher_name": "ghost"}), redis=store)
+    await ghost.stream.ensure_group()
+    assert await ghost.stream.next_job(block_ms=100) is not None
+    await set_status(store, call_id, CallStatus.DIALING)  # ...and died right here
+    await asyncio.sleep(0.3)
+
+    await Dispatcher(settings, redis=store).run(burst=True)
+
+    assert [r.attempt for r in await dispatched(stack, call_id)] == [1]
+
+
+def run_dispatcher(stack: RunningStack, redis_url: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "LIVEKIT_URL": stack.state.livekit_url,
+        "LIVEKIT_API_KEY": DEV_API_KEY,
+        "LIVEKIT_API_SECRET": DEV_API_SECRET,
+        "REDIS_URL": redis_url,
+        "DISPATCHER_NAME": "crash-test",
+        "MAX_CONCURRENT_CALLS": "1000",
+        "DIAL_TIMEOUT_S": "600",
+        "POLL_INTERVAL_S": "0.05",
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "dispatcher"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+
+
+async def test_a_dispatcher_killed_mid_flight_loses_no_call_and_dispatches_each_once(
+    stack: RunningStack, redis_url: str, store: Redis, tmp_path: Path
+) -> None:
+    calls = [await place(store) for _ in range(40)]
+    rng = random.Random(4)
+    log = tmp_path / "dispatcher.log"
+
+    async def dialing() -> int:
+        return sum([await status(store, c) == CallStatus.DIALING for c in calls])
+
+    for target in (4, 9, 15, 21, 27, 33):  # SIGKILL once this many calls are dialing
+        process = run_dispatcher(stack, redis_url, log)
+        try:
+            await eventually(partial(_at_least, dialing, target), within_s=30)
+            await asyncio.sleep(rng.uniform(0, 0.02))
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+    done = await dialing()
+    assert done < len(calls), "the kills should land before the queue is empty"
+
+    process = run_dispatcher(stack, redis_url, log)
+    try:
+        await eventually(lambda: _at_least(dialing, len(calls)), within_s=30)
+        await eventually(lambda: _stream_empty(store), within_s=10)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+    counts = {c: len(await dispatched(stack, c)) for c in calls}
+    assert set(counts.values()) == {1}, {c: n for c, n in counts.items() if n != 1}
+
+
+async def _at_least(count: Callable[[], Awaitable[int]], target: int) -> bool:
+    return await count() >= target
+
+
+async def _stream_empty(store: Redis) -> bool:
+    return int(await store.xlen(dial_queue.QUEUE_STREAM)) == 0
+
+
+async def test_a_canceled_call_is_never_dispatched(
+    stack: RunningStack, redis_url: str, store: Redis
+) -> None:
+    canceled, kept = await place(store), await place(store)
+    assert (await dial_queue.cancel(store, canceled)).moved
+
+    await Dispatcher(settings_for(stack, redis_url), redis=store).run(burst=True)
+
+    assert await dispatched(stack, canceled) == []
+    assert await status(store, canceled) == CallStatus.CANCELED
+    assert len(await dispatched(stack, kept)) == 1
+
+
+async def test_a_scheduled_call_waits_for_its_time(
+    stack: RunningStack, redis_url: str, store: Redis
+) -> None:
+    settings = settings_for(stack, redis_url)
+    due = datetime.now(UTC) + timedelta(seconds=1.5)
+    call_id = await place(store, schedule_at=due)
+
+    await Dispatcher(settings, redis=store).run(burst=True)
+    assert await status(store, call_id) == CallStatus.SCHEDULED
+    assert await dispatched(stack, call_id) == []
+
+    await asyncio.sleep(max(0.0, due.timestamp() - time.time()) + 0.1)
+    await Dispatcher(settings, redis=store).run(burst=True)
+    assert await status(store, call_id) == CallStatus.DIALING
+    assert len(await dispatched(stack, call_id)) == 1
+
+
+async def test_the_concurrency_cap_holds_calls_back_in_order(
+    stack: RunningStack, redis_url: str, store: Redis
+) -> None:
+    first, second, third, fourth = [await place(store) for _ in range(4)]
+    async with dispatcher_running(settings_for(stack, redis_url, max_concurrent_calls=2), store):
+        await eventually(is_(store, second, CallStatus.DIALING))
+        await asyncio.sleep(0.3)  # several polls: the cap must hold
+        assert await status(store, first) == CallStatus.DIALING
+        assert [await status(store, c) for c in (third, fourth)] == [CallStatus.QUEUED] * 2
+
+        await set_status(store, first, CallStatus.COMPLETED)  # a slot frees up
+        await eventually(is_(store, third, CallStatus.DIALING))
+        await asyncio.sleep(0.3)
+        assert await status(store, fourth) == CallStatus.QUEUED
+
+        await set_status(store, second, CallStatus.FAILED)
+        await eventually(is_(store, fourth, CallStatus.DIALING))
+        await eventually(lambda: _stream_empty(store))  # all dispatched and acknowledged
+
+
+async def test_busy_is_retried_until_max_attempts_and_failed_is_not(
+    stack: RunningStack, redis_url: str, store: Redis
+) -> None:
+    busy, broken = await place(store, max_attempts=2), await place(store, max_attempts=3)
+    async with dispatcher_running(settings_for(stack, redis_url), store):
+        await eventually(is_(store, busy, CallStatus.DIALING))
+        await eventually(is_(store, broken, CallStatus.DIALING))
+        # What the worker reports for the first attempts:
+        await set_status(store, busy, CallStatus.BUSY, attempt=1, sip_code=486)
+        await set_status(store, broken, CallStatus.FAILED, attempt=1, sip_code=500)
+
+        async def second_attempt_dialing() -> bool:
+            now = await current_status(store, busy)
+            return now is not None and (now.status, now.attempts) == (CallStatus.DIALING, 2)
+
+        await eventually(second_attempt_dialing)
+        await set_status(store, busy, CallStatus.BUSY, attempt=2, sip_code=486)
+        await eventually(lambda: _inactive(store, busy))
+        await asyncio.sleep(0.4)  # longer than retry_delay_s: no third attempt comes
+
+    assert sorted(r.attempt for r in await dispatched(stack, busy)) == [1, 2]
+    history = [e.status for e in await status_history(store, busy)]
+    assert history == ["queued", "dialing", "busy", "scheduled", "dialing", "busy"]
+    assert await status(store, broken) == CallStatus.FAILED
+    assert len(await dispatched(stack, broken)) == 1
+
+
+async def _inactive(store: Redis, call_id: str) -> bool:
+    return not await store.sismember(dial_queue.ACTIVE, call_id)
+
+
+async def test_a_call_no_worker_takes_fails_after_the_dial_timeout(
+    stack: RunningStack, redis_url: str, store: Redis
+) -> None:
+    call_id = await place(store)
+    async with dispatcher_running(settings_for(stack, redis_url, dial_timeout_s=0.3), store):
+        await eventually(is_(store, call_id, CallStatus.FAILED))
+    now = await current_status(store, call_id)
+    assert now is not None and "no worker took the call" in (now.detail or "")
+    assert not await claim_dial(store, call_id, 1), "a late worker must not dial it any more"
+
+
+@pytest.fixture
+def callback_server() -> Iterator[tuple[str, list[dict[str, object]]]]:
+    received: list[dict[str, object]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_the_final_status_is_posted_to_the_callback_url(
+    stack: RunningStack,
+    redis_url: str,
+    store: Redis,
+    callback_server: tuple[str, list[dict[str, object]]],
+) -> None:
+    url, received = callback_server
+    call_id = await place(store, callback_url=url)
+    async with dispatcher_running(settings_for(stack, redis_url), store):
+        await eventually(is_(store, call_id, CallStatus.DIALING))
+        await set_status(store, call_id, CallStatus.COMPLETED)
+
+        async def posted() -> bool:
+            return bool(received)
+
+        await eventually(posted)
+    [payload] = received
+    assert payload["call_id"] == call_id and payload["status"] == "completed"
