@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import uvicorn
-from pydantic import ValidationError
 
 from api.main import create_app
 from api.settings import ApiSettings
-from dialroom.settings import SettingsError, describe_validation_error
+from dialroom.settings import configure_logging, settings_or_exit
 
 
 def main() -> int:
-    try:
-        settings = ApiSettings()
-        app = create_app(settings)
-    except ValidationError as err:
-        print(f"error: bad setting: {describe_validation_error(err)}", file=sys.stderr)
-        return 1
-    except SettingsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = settings_or_exit(ApiSettings)
+    app = settings_or_exit(lambda: create_app(settings))
+    configure_logging()
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, access_log=False)
     return 0
 

@@ -6,12 +6,18 @@ from the environment or `.env`, and a bad value stops the process at start-up wi
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialroom.paths import AGENTS_DIR, PROMPTS_DIR
+
+_S = TypeVar("_S")
 
 DEV_API_KEY = "devkey"
 # Printed as a development key whenever it is used; never accepted outside `start.py up --dev`.
@@ -67,5 +73,19 @@ def describe_validation_error(err: ValidationError) -> str:
     parts = []
     for item in err.errors():
         name = "_".join(str(p) for p in item["loc"]).upper()
-        parts.append(f"{name}: {item['msg']}")
+        parts.append(f"{name}: {str(item['msg']).removeprefix('Value error, ')}")
     return "; ".join(parts)
+
+
+def settings_or_exit(build: Callable[[], _S]) -> _S:
+    """Build a process's settings; on a mistake print one line naming it and exit with 1."""
+    try:
+        return build()
+    except ValidationError as err:
+        sys.exit(f"error: bad setting: {describe_validation_error(err)}")
+    except SettingsError as err:
+        sys.exit(f"error: {err}")
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -8,10 +8,9 @@ import logging
 import signal
 import sys
 
-from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from dialroom.settings import SettingsError, describe_validation_error
+from dialroom.settings import configure_logging, settings_or_exit
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 
@@ -33,16 +32,9 @@ async def serve(settings: DispatcherSettings) -> None:
 
 
 def main() -> int:
-    try:
-        settings = DispatcherSettings()
-        settings.require_livekit_keys()
-    except ValidationError as err:
-        print(f"error: bad setting: {describe_validation_error(err)}", file=sys.stderr)
-        return 1
-    except SettingsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = settings_or_exit(DispatcherSettings)
+    settings_or_exit(settings.require_livekit_keys)
+    configure_logging()
     asyncio.run(serve(settings))
     return 0
 
