@@ -178,16 +178,6 @@ def _run_logged(
         )
 
 
-def installed() -> dict[str, Path | None]:
-    """What is present now, for `start.py install` and `start.py up` to report."""
-    found: dict[str, Path | None] = {
-        b.name: (b.path if b.path.is_file() else None) for b in GO_BINARIES
-    }
-    redis = shutil.which("redis-server")
-    found["redis-server"] = Path(redis) if redis else None
-    return found
-
-
 def check_speech_models() -> None:
     """The offline models ship inside Python packages; make sure those are importable."""
     try:

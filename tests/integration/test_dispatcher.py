@@ -42,6 +42,7 @@ from dialroom.settings import DEV_API_KEY, DEV_API_SECRET, DEV_DIALROOM_API_KEY
 from dispatcher.dispatch import dispatch_once
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
+from dispatcher.stream import Job
 from tests.support.stack import RunningStack, start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -160,17 +161,24 @@ async def test_an_api_call_becomes_one_agent_dispatch_through_the_stack(
     assert request.call_id == call_id and request.caller_name == "Sam"
 
 
+async def ghost_takes_next_job(settings: DispatcherSettings, store: Redis, call_id: str) -> Job:
+    """Another dispatcher ("ghost") reads the next entry and moves the call to dialing; the
+    caller decides how far it gets before it dies."""
+    ghost = Dispatcher(settings.model_copy(update={"dispatcher_name": "ghost"}), redis=store)
+    await ghost.stream.ensure_group()
+    job = await ghost.stream.next_job(block_ms=100)
+    assert job is not None
+    await set_status(store, call_id, CallStatus.DIALING)
+    return job
+
+
 async def test_a_redelivered_job_whose_dispatch_exists_is_not_dispatched_again(
     stack: RunningStack, redis_url: str, store: Redis
 ) -> None:
     settings = settings_for(stack, redis_url)
     call_id = await place(store)
     # A dispatcher reads the entry, dispatches, and dies before acknowledging it.
-    ghost = Dispatcher(settings.model_copy(update={"dispatcher_name": "ghost"}), redis=store)
-    await ghost.stream.ensure_group()
-    job = await ghost.stream.next_job(block_ms=100)
-    assert job is not None
-    await set_status(store, call_id, CallStatus.DIALING)
+    job = await ghost_takes_next_job(settings, store, call_id)
     async with livekit(stack) as lk:
         assert await dispatch_once(lk, job.request, agent_name=AGENT, empty_timeout_s=60)
     await asyncio.sleep(0.3)  # the entry is now idle longer than claim_idle_s
@@ -186,10 +194,7 @@ async def test_a_job_that_died_before_its_dispatch_is_dispatched_once(
 ) -> None:
     settings = settings_for(stack, redis_url)
     call_id = await place(store)
-    ghost = Dispatcher(settings.model_copy(update={"dispatcher_name": "ghost"}), redis=store)
-    await ghost.stream.ensure_group()
-    assert await ghost.stream.next_job(block_ms=100) is not None
-    await set_status(store, call_id, CallStatus.DIALING)  # ...and died right here
+    await ghost_takes_next_job(settings, store, call_id)  # ...and dies right here
     await asyncio.sleep(0.3)
 
     await Dispatcher(settings, redis=store).run(burst=True)
