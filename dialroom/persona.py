@@ -83,6 +83,70 @@ class FlowStep(_Strict):
         return self
 
 
+JsonType = Literal["string", "number", "integer", "boolean"]
+_TOOL_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+_ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
+
+
+class TransferTool(_Strict):
+    """Hand the caller to a human: SIP REFER (cold) or brief-then-join (warm)."""
+
+    to: str = Field(description="tel:+E164 or sip:user@host")
+    warm: bool = False
+    description: str = "Transfer the caller to a human colleague when they ask for one."
+
+
+class HttpTool(_Strict):
+    """An HTTP endpoint the LLM may call as a function tool."""
+
+    name: str = Field(pattern=_TOOL_NAME)
+    description: str
+    url: str
+    method: Literal["GET", "POST"] = "GET"
+    params: dict[str, JsonType] = Field(default_factory=dict)
+    # header name -> NAME of an environment variable holding the value (secrets never in YAML)
+    secret_headers: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float = Field(default=5.0, gt=0, le=30)
+
+
+class Tools(_Strict):
+    end_call: bool = True
+    transfer: TransferTool | None = None
+    dtmf: bool = False
+    http: tuple[HttpTool, ...] = ()
+
+
+class Voicemail(_Strict):
+    """What an outbound call does when a machine answers."""
+
+    action: Literal["hang_up", "leave_message"] = "hang_up"
+    message: str | None = None
+
+
+class PostCall(_Strict):
+    summary: bool = False
+    extract: dict[str, JsonType] = Field(default_factory=dict)
+
+
+class CallingHours(_Strict):
+    """When outbound calls may ring, in the callee's local time zone."""
+
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+    )
+    start: str = Field(default="09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end: str = Field(default="18:00", pattern=r"^([01][0-9]|2[0-4]):[0-5][0-9]$")
+
+
+class OutboundRules(_Strict):
+    retry_delay_s: float | None = Field(default=None, ge=0, le=86400)
+    calling_hours: CallingHours | None = None
+
+
 class Persona(_Strict):
     name: str
     language: str = "en-US"
@@ -95,6 +159,10 @@ class Persona(_Strict):
     turn: TurnConfig = TurnConfig()
     limits: Limits = Limits()
     flow: tuple[FlowStep, ...] = ()
+    tools: Tools = Tools()
+    voicemail: Voicemail | None = None
+    post_call: PostCall = PostCall()
+    outbound: OutboundRules = OutboundRules()
 
     @model_validator(mode="after")
     def _flow_matches_llm(self) -> Persona:
