@@ -20,7 +20,6 @@ from livekit.agents import (
     cli,
     room_io,
 )
-from livekit.agents.beta import EndCallTool
 from redis.asyncio import Redis
 
 from dialroom.call_status import CallStatus, set_status
@@ -36,6 +35,7 @@ from worker.providers import ProviderConfigError, check_keys
 from worker.routing import persona_for_number
 from worker.session import build_session
 from worker.settings import ProviderKeys, WorkerSettings
+from worker.tools import tools_for
 
 logger = logging.getLogger("dialroom.worker")
 settings = WorkerSettings()
@@ -44,10 +44,12 @@ settings = WorkerSettings()
 class PersonaAgent(Agent):
     """Speaks as one persona: its prompt, its greeting, and the end-call tool."""
 
-    def __init__(self, persona: Persona, *, instructions: str, greeting: str) -> None:
+    def __init__(
+        self, persona: Persona, state: CallState, *, instructions: str, greeting: str
+    ) -> None:
         super().__init__(
             instructions=instructions or f"You are the {persona.name} phone agent.",
-            tools=[EndCallTool(end_instructions=None, delete_room=True)],
+            tools=tools_for(persona, state),
         )
         self._greeting = greeting
 
@@ -203,6 +205,7 @@ def _agent_for(loaded: CallPersona, state: CallState, request: DialRequest | Non
         instructions += "\n\n" + request.llm_prompt
     return PersonaAgent(
         persona,
+        state,
         instructions=fill(instructions, variables),
         greeting=fill(greeting, variables),
     )
