@@ -32,6 +32,7 @@ from dialroom.settings import (
     SettingsError,
     describe_validation_error,
 )
+from sip.cli import sip_app
 from stack.install import InstallError, ensure_installed
 from stack.ports import busy_ports, pick_free_ports
 from stack.run import run_stack
@@ -243,6 +244,7 @@ def run_compose() -> int:
 
 personas_app = typer.Typer(help="Check and list the personas in agents/.", no_args_is_help=True)
 app.add_typer(personas_app, name="personas")
+app.add_typer(sip_app, name="sip")
 AgentsDir = Annotated[
     Path, typer.Option(help="Folder of persona YAML files.", exists=True, file_okay=False)
 ]
@@ -273,6 +275,88 @@ def personas_list(
     """Show each persona: numbers, speech and LLM providers, prompt file; broken ones with why."""
     good, broken = check_all(agents_dir=agents_dir, prompts_dir=prompts_dir)
     console.print(persona_table(good, broken))
+
+
+@app.command()
+def chat(
+    persona: Annotated[
+        str | None, typer.Argument(help="Persona to talk to (a file in agents/).")
+    ] = None,
+    mock_tools: Annotated[
+        bool,
+        typer.Option(
+            "--mock-tools",
+            help="Replace every tool but end_call (HTTP tools, transfer, keypad) with a canned "
+            "answer, so nothing outside is called.",
+        ),
+    ] = False,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            help="Instead of chatting, run this scenario file (tests/scenarios/) in text mode "
+            "and say whether it passes.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    agents_dir: AgentsDir = AGENTS_DIR,
+    prompts_dir: PromptsDir = PROMPTS_DIR,
+) -> None:
+    """Talk to a persona in the terminal: you type what the caller says, it answers in text.
+
+    The persona runs in its real agent session with its real LLM, prompt, greeting and tools,
+    only without audio. A `flow` persona works offline; an OpenAI one needs its keys (one line
+    says which). It greets you first, then answers each line; tool calls show dimmed. Type
+    /quit or press Ctrl-D to leave; the chat also ends when the agent hangs up.
+
+    Examples: `python start.py chat demo`, `python start.py chat receptionist --mock-tools`,
+    `python start.py chat --scenario tests/scenarios/demo_books_tuesday.yaml`.
+    """
+    import asyncio
+
+    from dialroom.persona import PersonaError
+    from worker.chat import ChatError, chat_loop
+    from worker.providers import ProviderConfigError
+
+    try:
+        if scenario is not None:
+            raise typer.Exit(_run_scenario(scenario))
+        if persona is None:
+            raise fail("name a persona (e.g. `python start.py chat demo`) or pass --scenario")
+        mocks = {} if mock_tools else None
+        asyncio.run(
+            chat_loop(persona, console, mocks=mocks, agents_dir=agents_dir, prompts_dir=prompts_dir)
+        )
+    except (PersonaError, ProviderConfigError, ChatError) as err:
+        raise fail(escape(str(err))) from err
+    except KeyboardInterrupt:
+        console.print()
+
+
+def _run_scenario(path: Path) -> int:
+    """A scenario in text mode: each line and reply, then what failed (exit 1) or `passed`."""
+    import asyncio
+
+    from tests.support.scenarios import ScenarioError, check, load_scenario, run_text
+
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as err:
+        raise fail(escape(str(err))) from err
+    outcome = asyncio.run(run_text(scenario))
+    console.print(f"[bold cyan]{scenario.persona}:[/] {escape(outcome.greeting)}")
+    tools_per_turn = outcome.tools or []
+    for turn, reply, tools in zip(scenario.turns, outcome.replies, tools_per_turn, strict=False):
+        console.print(f"[bold]caller:[/] {escape(turn.say)}")
+        if tools:
+            console.print(f"  ⚙ {', '.join(tools)}", style="dim")
+        console.print(f"[bold cyan]{scenario.persona}:[/] {escape(reply)}")
+    problems = check(scenario, outcome)
+    for problem in problems:
+        err_console.print(f"[bold red]failed:[/] {escape(problem)}", soft_wrap=True)
+    if not problems:
+        console.print(f"[green]passed[/] {path.name}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.body_limit import BodyLimitMiddleware
 from api.errors import plain_http_error
-from api.routes import calls, health, metrics
+from api.routes import calls, campaigns, dnc, health, metrics
 from api.settings import ApiSettings
 
 
@@ -40,5 +40,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(calls.router)
+    app.include_router(campaigns.router)
+    app.include_router(dnc.router)
     app.include_router(metrics.router)
     return app

@@ -12,12 +12,22 @@ import re
 from datetime import datetime
 
 import phonenumbers
-from pydantic import AnyHttpUrl, BaseModel, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from dialroom.call_status import CallStatus, StatusEvent
 from dialroom.calls import CallRecord
+from dialroom.campaigns import Callee, Campaign, CampaignSpec, CampaignState
 from dialroom.dial import DialRequest, OutboundCall
+from dialroom.dnc import Listed
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
@@ -85,6 +95,7 @@ class CallSummary(BaseModel):
     persona: str
     to_number: str
     updated_at: float
+    campaign_id: str | None = None
 
 
 class CallPage(BaseModel):
@@ -103,3 +114,70 @@ class CallDetail(BaseModel):
     history: list[StatusEvent]
     request: DialRequest
     record: CallRecord | None = None
+    campaign_id: str | None = None
+
+
+class CalleeBody(Callee):
+    @field_validator("to_number")
+    @classmethod
+    def _to_number(cls, value: str) -> str:
+        return e164(value)
+
+
+class CampaignBody(CampaignSpec):
+    """`POST /api/campaigns`: every row checked like a single call's `to_number`."""
+
+    callees: list[CalleeBody] = Field(min_length=1)  # type: ignore[assignment]
+
+    @field_validator("from_number")
+    @classmethod
+    def _from_number(cls, value: str | None) -> str | None:
+        return e164(value) if value is not None else None
+
+
+class CsvSettings(BaseModel):
+    """A campaign's settings as query parameters: only with a `text/csv` body."""
+
+    persona: str | None = Field(default=None, max_length=64)
+    name: str | None = Field(default=None, max_length=200)
+    from_number: str | None = Field(default=None, max_length=20)
+    concurrency: int | None = Field(default=None, ge=1, le=100)
+    max_attempts: int | None = Field(default=None, ge=1, le=10)
+    days: str | None = Field(default=None, max_length=40, description="mon,tue,...")
+    start: str | None = Field(default=None, max_length=5, description="HH:MM")
+    end: str | None = Field(default=None, max_length=5, description="HH:MM")
+
+
+class CampaignCreated(BaseModel):
+    campaign_id: str
+    state: CampaignState
+    counts: dict[str, int]
+
+
+class CampaignDetail(Campaign):
+    counts: dict[str, int] = Field(
+        description="total, do_not_call (rows skipped), waiting (held by the campaign, not yet "
+        "released to the dial queue) and how many calls are in each call status"
+    )
+
+
+class CampaignPage(BaseModel):
+    campaigns: list[Campaign]
+    next_cursor: str | None = None
+
+
+class DoNotCallBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(description="E.164, e.g. +15551234567")
+    reason: str | None = Field(default=None, max_length=200)
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        return e164(value)
+
+
+class DoNotCallPage(BaseModel):
+    numbers: list[Listed]
+    total: int

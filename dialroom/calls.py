@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
@@ -20,6 +20,45 @@ class TranscriptLine(BaseModel):
     at: float
 
 
+class TurnLatency(BaseModel):
+    """How long one agent reply to the caller took, by stage, in seconds (None: not measured).
+
+    `voice_to_voice_s` is what the caller lives through: from the end of their speech to the
+    start of the agent's. The stages overlap (the LLM streams into the TTS), so they do not
+    add up to it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    at: float
+    end_of_turn_s: float | None = None  # caller stopped speaking -> turn judged over
+    stt_s: float | None = None  # caller stopped speaking -> final transcript
+    llm_ttft_s: float | None = None  # LLM request -> first token
+    tts_ttfb_s: float | None = None  # first text to the TTS -> first audio
+    voice_to_voice_s: float | None = None
+
+
+class Usage(BaseModel):
+    """What the call consumed from its providers (what a cloud bill is made of)."""
+
+    model_config = ConfigDict(frozen=True)
+    llm_input_tokens: int = 0
+    llm_output_tokens: int = 0
+    stt_audio_s: float = 0.0
+    tts_characters: int = 0
+    tts_audio_s: float = 0.0
+
+
+class ToolCall(BaseModel):
+    """One function tool the agent ran: what it was asked and what it answered."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    arguments: dict[str, Any] | str
+    output: str | None = None
+    error: bool = False
+    at: float
+
+
 class CallRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
     call_id: str
@@ -32,6 +71,15 @@ class CallRecord(BaseModel):
     ended_at: float
     outcome: str
     transcript: list[TranscriptLine] = []
+    answered_at: float | None = (
+        None  # the conversation began (inbound: joined; outbound: picked up)
+    )
+    error: str | None = None  # the provider failure that ended the call, if one did
+    turns: list[TurnLatency] = []
+    usage: Usage = Usage()
+    tool_calls: list[ToolCall] = []
+    summary: str | None = None  # post_call.summary
+    extracted: dict[str, Any] = {}  # post_call.extract: field -> value (None: not found)
 
     @property
     def duration_s(self) -> float:

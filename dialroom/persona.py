@@ -6,18 +6,23 @@ A persona validates into a frozen pydantic model. Every mistake is reported as o
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from pathlib import Path
 from typing import Literal
 
 import yaml
+from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dialroom.paths import AGENTS_DIR, PROMPTS_DIR
 
 # Variables a prompt or greeting may use without the persona collecting them.
 CALL_VARIABLES = frozenset({"caller_number", "called_number", "caller_name", "persona"})
+# Inbound SIP headers the bridge passes on (`X-Customer-ID` -> {sip_h_x_customer_id}); any name
+# with this prefix is allowed, and one the call does not carry is empty.
+SIP_HEADER_PREFIX = "sip_h_"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -29,6 +34,10 @@ class SpeechConfig(_Strict):
     provider: Literal["azure", "openai", "local"]
     language: str = "en-US"
     voice: str | None = None
+    # Where the provider's API is, instead of its public default: openai -> the base URL
+    # (`https://host/v1`, any OpenAI-compatible server); azure TTS -> the full REST URL
+    # (`https://<region>.tts.speech.microsoft.com/cognitiveservices/v1`, a private endpoint).
+    endpoint: str | None = None
 
 
 class LLMConfig(_Strict):
@@ -71,6 +80,16 @@ class FlowStep(_Strict):
     choices: tuple[str, ...] = ()
     retry: str = "Sorry, I didn't catch that. Could you say it again?"
     end_call: bool = False
+    transfer: bool = Field(default=False, description="after saying it, transfer the caller")
+    send_dtmf: str | None = Field(
+        default=None, pattern=r"^[0-9*#A-D]+$", description="keys to press after saying it"
+    )
+
+    @model_validator(mode="after")
+    def _actions_follow_a_say(self) -> FlowStep:
+        if (self.transfer or self.send_dtmf) and self.say is None:
+            raise ValueError("`transfer` and `send_dtmf` go on a `say` step")
+        return self
 
     @model_validator(mode="after")
     def _one_kind(self) -> FlowStep:
@@ -94,6 +113,12 @@ class TransferTool(_Strict):
     to: str = Field(description="tel:+E164 or sip:user@host")
     warm: bool = False
     description: str = "Transfer the caller to a human colleague when they ask for one."
+
+    @model_validator(mode="after")
+    def _cold_only_for_now(self) -> TransferTool:
+        if self.warm:
+            raise ValueError("warm transfer is not supported yet; use `warm: false` (SIP REFER)")
+        return self
 
 
 class HttpTool(_Strict):
@@ -176,6 +201,14 @@ class Persona(_Strict):
             raise ValueError("an LLM persona needs `prompt:` (a file in prompts/)")
         return self
 
+    @model_validator(mode="after")
+    def _flow_actions_have_tools(self) -> Persona:
+        if any(s.transfer for s in self.flow) and self.tools.transfer is None:
+            raise ValueError("a flow step has `transfer: true` but `tools.transfer` is not set")
+        if any(s.send_dtmf for s in self.flow) and not self.tools.dtmf:
+            raise ValueError("a flow step has `send_dtmf` but `tools.dtmf` is not true")
+        return self
+
 
 class PersonaError(Exception):
     """A persona file that cannot be used, with where and why."""
@@ -214,6 +247,7 @@ def load_persona(
         field = ".".join(str(p) for p in first["loc"])
         raise PersonaError(path, field, _explain(first)) from err
     _check_references(persona, path, prompts_dir)
+    _check_http_tools(persona, path)
     return persona
 
 
@@ -260,6 +294,7 @@ def _check_references(persona: Persona, path: Path, prompts_dir: Path) -> None:
     for field, text in texts:
         try:
             unknown = template_fields(text) - known
+            unknown = {name for name in unknown if not name.startswith(SIP_HEADER_PREFIX)}
         except ValueError as err:
             raise PersonaError(path, field, f"bad {{variable}} syntax ({err})") from err
         if unknown:
@@ -267,6 +302,48 @@ def _check_references(persona: Persona, path: Path, prompts_dir: Path) -> None:
             raise PersonaError(
                 path, field, f"unknown variable {{{names}}}; known: {', '.join(sorted(known))}"
             )
+
+
+BUILT_IN_TOOLS = frozenset({"end_call", "transfer_call", "send_dtmf", "send_dtmf_events"})
+
+
+def tool_secret(env_name: str) -> str | None:
+    """The value of a secret an HTTP tool names, from the environment or `.env`.
+
+    Secret names are persona data, so they cannot be fields of a settings class; this is the
+    one place that reads them, in the same order the settings classes do (environment first).
+    """
+    if env_name in os.environ:
+        return os.environ[env_name]
+    return dotenv_values(".env").get(env_name) if Path(".env").is_file() else None
+
+
+def _check_http_tools(persona: Persona, path: Path) -> None:
+    seen = set(BUILT_IN_TOOLS)
+    for i, tool in enumerate(persona.tools.http):
+        where = f"tools.http.{i}"
+        if tool.name in seen:
+            raise PersonaError(path, f"{where}.name", f"`{tool.name}` is already a tool name")
+        seen.add(tool.name)
+        try:
+            unknown = template_fields(tool.url) - set(tool.params)
+        except ValueError as err:
+            raise PersonaError(path, f"{where}.url", f"bad {{parameter}} syntax ({err})") from err
+        if unknown:
+            names = ", ".join(sorted(unknown))
+            problem = f"unknown parameter {{{names}}}; declare it under params"
+            raise PersonaError(path, f"{where}.url", problem)
+        for header, env_name in tool.secret_headers.items():
+            if not re.match(_ENV_NAME, env_name):
+                raise PersonaError(
+                    path, f"{where}.secret_headers.{header}", "must name an environment variable"
+                )
+            if not tool_secret(env_name):
+                raise PersonaError(
+                    path,
+                    f"{where}.secret_headers.{header}",
+                    f"environment variable {env_name} is not set (put it in .env)",
+                )
 
 
 def check_all(

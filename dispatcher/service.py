@@ -1,9 +1,11 @@
 """The dispatcher's loops: due calls into the queue, queued calls out to LiveKit, calls watched.
 
 For each queue entry, in order: skip it if the call was canceled or has moved on; wait for a
-free slot under `max_concurrent_calls` (holding the entry, so later calls wait behind it);
-move the status to `dialing` (compare-and-set); create the room and the agent dispatch (once,
-see `dispatch.dispatch_once`); acknowledge. `dialing` is written before the dispatch so that
+free slot under `max_concurrent_calls` and, per outbound trunk, `max_concurrent_per_trunk`
+(holding the entry, so later calls wait behind it); outside the persona's calling hours, put
+it back in the schedule for the window's opening (`dispatcher.rules`); else move the status
+to `dialing` (compare-and-set); create the room and the agent dispatch (once, see
+`dispatch.dispatch_once`); acknowledge. `dialing` is written before the dispatch so that
 the worker's own statuses, which come after it, are never overwritten.
 """
 
@@ -13,23 +15,30 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import aiohttp
 import httpx
 from livekit import api
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
-from dialroom.call_status import CallStatus, CurrentStatus, current_status, transition
+from dialroom import dnc
+from dialroom.call_status import CallStatus, current_status, transition
 from dialroom.dial import DialRequest
-from dialroom.dial_queue import ACTIVE, CANCELABLE
+from dialroom.dial_queue import ACTIVE, CANCELABLE, SCHEDULED
 from dialroom.metrics import observe_dial_latency
 from dialroom.redact import mask_number
+from dispatcher import webhooks
+from dispatcher.campaigns import feed_campaigns
 from dispatcher.dispatch import TRANSIENT, DispatchRefused, dispatch_once
+from dispatcher.rules import Closed, closed_now, rules_for
 from dispatcher.settings import DispatcherSettings
 from dispatcher.stream import DialStream, Job
-from dispatcher.watch import Notify, callback_poster, live_calls, sweep
+from dispatcher.watch import TRUNKS, live_calls, sweep
 
 logger = logging.getLogger("dialroom.dispatcher")
 
@@ -44,7 +53,6 @@ class Dispatcher:
         self.stream = DialStream(
             redis, consumer=settings.consumer, claim_idle_ms=int(settings.claim_idle_s * 1000)
         )
-        self._callbacks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -73,26 +81,30 @@ class Dispatcher:
                 api_secret=self.settings.livekit_api_secret,
                 timeout=aiohttp.ClientTimeout(total=10),
             ) as lk,
-            httpx.AsyncClient(timeout=5) as http,
+            httpx.AsyncClient(timeout=webhooks.POST_TIMEOUT_S) as http,
         ):
-            post = callback_poster(http)
-
-            async def notify(request: DialRequest, status: CurrentStatus) -> None:
-                task = asyncio.create_task(post(request, status))  # the sweep does not wait
-                self._callbacks.add(task)
-                task.add_done_callback(self._callbacks.discard)
-
+            sender = webhooks.WebhookSender(
+                self.redis,
+                http,
+                secret=self.settings.webhook_secret,
+                max_attempts=self.settings.webhook_max_attempts,
+                backoff_s=self.settings.webhook_backoff_s,
+            )
             logger.info(
-                "dispatcher ready: consumer=%s agent=%s max_concurrent_calls=%d",
+                "dispatcher ready: consumer=%s agent=%s max_concurrent_calls=%d per_trunk=%d",
                 self.stream.consumer,
                 self.settings.agent_name,
                 self.settings.max_concurrent_calls,
+                self.settings.max_concurrent_per_trunk,
             )
-            watching = asyncio.create_task(self._watch(notify))
+            if not self.settings.webhook_secret:
+                logger.warning("WEBHOOK_SECRET is not set: callback_url requests go unsigned")
+            watching = asyncio.create_task(self._watch(sender))
             try:
                 await self._dispatch_loop(lk, burst=burst)
-                await sweep(self.redis, self.settings, notify)
-                await asyncio.gather(*self._callbacks)
+                await sweep(self.redis, self.settings)
+                await sender.deliver_due()
+                await sender.drain()
             finally:
                 self._stopping.set()
                 watching.cancel()
@@ -103,6 +115,7 @@ class Dispatcher:
             self._check_stop()
             try:
                 await self.stream.promote_due()
+                await feed_campaigns(self.redis)  # campaign calls, as their slots free up
                 job = await self.stream.next_job(block_ms=self._block_ms())
                 if job is not None:
                     await self._handle(lk, job)  # a Redis error leaves it pending: redone
@@ -113,12 +126,13 @@ class Dispatcher:
                 with contextlib.suppress(RedisError, OSError):
                     await self.stream.ensure_group()  # a Redis that lost its data lost it too
 
-    async def _watch(self, notify: Notify) -> None:
+    async def _watch(self, sender: webhooks.WebhookSender) -> None:
         health = self.settings.dispatcher_health_file
         alive = Path(health) if health else None
         while not self._stopping.is_set():
             try:
-                await sweep(self.redis, self.settings, notify)
+                await sweep(self.redis, self.settings)
+                await sender.deliver_due()  # starts the deliveries; never waits for them
             except (RedisError, OSError) as err:
                 await self._redis_trouble(err)
             else:
@@ -157,8 +171,14 @@ class Dispatcher:
                 return False
             if now.status == CallStatus.DIALING:
                 return True  # a restart after a crash: the call already holds its slot
-            live = await live_calls(self.redis, besides=request.call_id)
-            if live < self.settings.max_concurrent_calls:
+            if await dnc.cancel_if_listed(self.redis, request):
+                return False  # listed after it was queued: canceled, never dialed
+            if await self._slot_free(request.call_id):
+                rules = await rules_for(self.redis, request, self.settings)
+                closed = closed_now(rules.calling_hours, request.to_number, datetime.now(UTC))
+                if closed is not None:
+                    await self._hold_until_open(request, closed)
+                    return False
                 moved = await transition(
                     self.redis,
                     request.call_id,
@@ -166,13 +186,45 @@ class Dispatcher:
                     expect=CANCELABLE,
                     expect_attempt=request.attempt,
                     detail=f"dispatched to agent {self.settings.agent_name}",
-                    also=lambda pipe: pipe.sadd(ACTIVE, request.call_id),
+                    also=partial(_mark_live, request.call_id, self.settings.sip_outbound_trunk),
                 )
                 if moved.moved:
                     return True
                 continue  # it changed meanwhile (a cancel): look again
             await self.stream.keep(job)
             await asyncio.sleep(self.settings.poll_interval_s)
+
+    async def _slot_free(self, call_id: str) -> bool:
+        """Below `max_concurrent_calls` overall and `max_concurrent_per_trunk` on the trunk
+        this call goes out on (the workers' SIP_OUTBOUND_TRUNK)."""
+        live = await live_calls(self.redis, besides=call_id)
+        per_trunk = self.settings.max_concurrent_per_trunk
+        return live.total() < self.settings.max_concurrent_calls and (
+            per_trunk == 0 or live[self.settings.sip_outbound_trunk] < per_trunk
+        )
+
+    async def _hold_until_open(self, request: DialRequest, closed: Closed) -> None:
+        """Out of calling hours: back into the schedule for the opening, or failed when the
+        number has no safe time at all."""
+        call_id = request.call_id
+        if closed.opens_at is None:
+            status, also = CallStatus.FAILED, None
+        else:
+            due = closed.opens_at.timestamp()
+            status, also = CallStatus.SCHEDULED, lambda pipe: pipe.zadd(SCHEDULED, {call_id: due})
+        moved = await transition(
+            self.redis,
+            call_id,
+            status,
+            expect=CANCELABLE,
+            expect_attempt=request.attempt,
+            detail=closed.why,
+            also=also,
+        )
+        if moved.moved:
+            logger.info("call %s %s: %s", call_id, status.value, closed.why)
+            if request.callback_url:
+                await webhooks.wake(self.redis, call_id)
 
     async def _dispatch_and_report(self, lk: api.LiveKitAPI, job: Job) -> None:
         request = job.request
@@ -237,3 +289,9 @@ class Dispatcher:
             status = await current_status(self.redis, request.call_id)
             if status is None or status.status != CallStatus.DIALING:
                 return None
+
+
+def _mark_live(call_id: str, trunk: str, pipe: Pipeline) -> None:
+    """With the move to `dialing`: the call is live, and counts against its trunk."""
+    pipe.sadd(ACTIVE, call_id)
+    pipe.hset(TRUNKS, call_id, trunk)

@@ -37,6 +37,21 @@ class DispatcherSettings(CommonSettings):
     dispatcher_name: str = Field(
         default="", description="Queue consumer name, one per dispatcher (default: host name)"
     )
+    sip_outbound_trunk: str = Field(
+        default="dialroom-dev-out", description="Outbound SIP trunk the workers dial through"
+    )
+    max_concurrent_per_trunk: int = Field(
+        default=0, ge=0, description="Calls live at once per outbound trunk (0: no cap of its own)"
+    )
+    webhook_secret: str = Field(
+        default="", description="Signs callback_url requests (HMAC-SHA256); empty: unsigned"
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=30, description="Tries per status webhook before it is given up"
+    )
+    webhook_backoff_s: float = Field(
+        default=1.0, gt=0, description="Wait after a webhook's first failed try; doubles per try"
+    )
 
     @property
     def consumer(self) -> str:

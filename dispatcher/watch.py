@@ -8,8 +8,10 @@ once however many dispatchers sweep, and is never lost when one is killed: the b
 stays in Redis until a sweep acts on it.
 
 - busy / no-answer, attempts left: the next attempt is scheduled `retry_delay_s` from now.
-- any other end (completed, rejected, failed, or no attempts left): the call leaves `active`
-  and, if it has a `callback_url`, the final status is POSTed there (once, best effort).
+  The persona's `outbound.retry_delay_s` wins over the dispatcher's (`dispatcher.rules`).
+- any other end (completed, rejected, failed, or no attempts left): the call leaves `active`.
+- a call with a `callback_url` has each new status change queued for delivery on every sweep
+  (`dispatcher.webhooks`: signed, in order, retried).
 - dialing or ringing with no update for `dial_timeout_s`, or answered with no end for
   `answered_timeout_s` (a worker that died mid-call): failed. Before failing a call nobody
   dialed, the dispatcher takes the worker's dial gate itself, so a worker that picks the
@@ -20,10 +22,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections import Counter
 
-import httpx
 from redis.asyncio import Redis
 
 from dialroom.call_status import (
@@ -36,36 +36,44 @@ from dialroom.call_status import (
 )
 from dialroom.dial import DialRequest
 from dialroom.dial_queue import ACTIVE, active_calls, load_request, schedule_retry
+from dispatcher import webhooks
+from dispatcher.rules import rules_for
 from dispatcher.settings import DispatcherSettings
 
 logger = logging.getLogger("dialroom.dispatcher")
 
 RETRYABLE = frozenset({CallStatus.BUSY, CallStatus.NO_ANSWER})
 LIVE = frozenset({CallStatus.DIALING, CallStatus.RINGING, CallStatus.ANSWERED})
-Notify = Callable[[DialRequest, CurrentStatus], Coroutine[Any, Any, None]]
+TRUNKS = "dialroom:dial:trunk"  # hash: call id -> the outbound trunk it was dispatched for
 
 
-async def live_calls(redis: Redis, *, besides: str | None = None) -> int:
-    """Calls dialing, ringing or answered now: what the concurrency cap counts."""
-    count = 0
+async def live_calls(redis: Redis, *, besides: str | None = None) -> Counter[str]:
+    """Calls dialing, ringing or answered now, per outbound trunk: what the caps count
+    (`.total()` for all trunks)."""
+    live: Counter[str] = Counter()
     for call_id in await active_calls(redis):
         if call_id != besides:
             status = await current_status(redis, call_id)
-            count += status is not None and status.status in LIVE
-    return count
+            if status is not None and status.status in LIVE:
+                trunk = await redis.hget(TRUNKS, call_id) or ""
+                live[trunk.decode() if isinstance(trunk, bytes) else trunk] += 1
+    return live
 
 
-async def sweep(redis: Redis, settings: DispatcherSettings, notify: Notify) -> None:
+async def sweep(redis: Redis, settings: DispatcherSettings) -> None:
     now = time.time()
     for call_id in await active_calls(redis):
         status = await current_status(redis, call_id)
         request = await load_request(redis, call_id)
         if status is None or request is None:
             await redis.srem(ACTIVE, call_id)
-        elif status.status in LIVE:
+            continue
+        if status.status in LIVE:
             await _fail_if_stuck(redis, settings, call_id, status, now)
         elif status.status in TERMINAL:
-            await _after_end(redis, settings, request, status, notify)
+            await _after_end(redis, settings, request, status)
+        if request.callback_url:
+            await webhooks.wake(redis, call_id)  # after the retry / end: their statuses too
 
 
 async def _after_end(
@@ -73,7 +81,6 @@ async def _after_end(
     settings: DispatcherSettings,
     request: DialRequest,
     status: CurrentStatus,
-    notify: Notify,
 ) -> None:
     call_id = request.call_id
     if (
@@ -81,18 +88,20 @@ async def _after_end(
         and status.attempts == request.attempt
         and request.attempt < request.max_attempts
     ):
-        moved = await schedule_retry(redis, request, delay_s=settings.retry_delay_s)
+        delay = (await rules_for(redis, request, settings)).retry_delay_s
+        moved = await schedule_retry(redis, request, delay_s=delay)
         if moved.moved:
             logger.info(
                 "call %s was %s; attempt %d in %gs",
                 call_id,
                 status.status.value,
                 request.attempt + 1,
-                settings.retry_delay_s,
+                delay,
                 extra={"call_id": call_id, "persona": request.persona},
             )
         return
     if await redis.srem(ACTIVE, call_id):  # the first sweep to see the end reports it
+        await redis.hdel(TRUNKS, call_id)
         logger.info(
             "call %s finished: %s after %d attempt(s)",
             call_id,
@@ -100,8 +109,6 @@ async def _after_end(
             status.attempts,
             extra={"call_id": call_id, "persona": request.persona},
         )
-        if request.callback_url:
-            await notify(request, status)
 
 
 async def _fail_if_stuck(
@@ -127,22 +134,3 @@ async def _fail_if_stuck(
     )
     if moved.moved:
         logger.warning("call %s failed: %s", call_id, why, extra={"call_id": call_id})
-
-
-def callback_poster(client: httpx.AsyncClient) -> Notify:
-    """POST the final status to the call's `callback_url`; a failure is logged, not retried."""
-
-    async def post(request: DialRequest, status: CurrentStatus) -> None:
-        payload = {"call_id": request.call_id, "persona": request.persona, **status.model_dump()}
-        try:
-            response = await client.post(str(request.callback_url), json=payload)
-            response.raise_for_status()
-        except httpx.HTTPError as err:
-            logger.warning(
-                "callback for call %s failed: %s",
-                request.call_id,
-                type(err).__name__,
-                extra={"call_id": request.call_id},
-            )
-
-    return post

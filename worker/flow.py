@@ -20,6 +20,8 @@ class FlowReply:
     text: str
     end_call: bool = False
     slots: dict[str, str] = field(default_factory=dict)
+    transfer: bool = False  # hand the caller on once `text` is said
+    send_dtmf: str = ""  # keys to press once `text` is said
 
 
 def reply_to(steps: Sequence[FlowStep], caller_turns: Sequence[str]) -> FlowReply:
@@ -54,12 +56,17 @@ def _speak_until_next_question(
     steps: Sequence[FlowStep], position: int, slots: dict[str, str]
 ) -> tuple[int, FlowReply]:
     said: list[str] = []
-    end_call = False
+    end_call = transfer = False
+    keys = ""
     while position < len(steps) and steps[position].collect is None:
         step = steps[position]
         said.append((step.say or "").format(**slots))
+        keys += step.send_dtmf or ""
         position += 1
-        if step.end_call:
-            end_call = True
+        if step.end_call or step.transfer:  # either way the conversation is over
+            end_call, transfer = step.end_call, step.transfer
             position = len(steps)
-    return position, FlowReply(text=" ".join(said), end_call=end_call, slots=dict(slots))
+    reply = FlowReply(
+        text=" ".join(said), end_call=end_call, slots=dict(slots), transfer=transfer, send_dtmf=keys
+    )
+    return position, reply

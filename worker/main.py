@@ -6,6 +6,7 @@ Run it with `python -m worker.main start` (start.py does this NUM_AGENTS times).
 from __future__ import annotations
 
 import logging
+import time
 
 from livekit import rtc
 from livekit.agents import (
@@ -27,15 +28,16 @@ from dialroom.calls import save_call_record
 from dialroom.dial import DialRequest
 from dialroom.persona import Persona, PersonaError
 from dialroom.redact import mask_number
-from worker import capacity, outbound
+from worker import apology, capacity, outbound, post_call
 from worker.call_limits import CallLimits
 from worker.call_state import OUTCOMES, CallState, fill, new_call_state, outbound_request
 from worker.personas import CallPersona, persona_for_call
 from worker.providers import ProviderConfigError, check_keys
-from worker.routing import persona_for_number
+from worker.routing import answer_not_in_service, header_variables, route_inbound
 from worker.session import build_session
 from worker.settings import ProviderKeys, WorkerSettings
-from worker.tools import tools_for
+from worker.tools import do_not_call, tools_for
+from worker.tools.dtmf import Keypad
 
 logger = logging.getLogger("dialroom.worker")
 settings = WorkerSettings()
@@ -63,6 +65,7 @@ def prewarm(proc: JobProcess) -> None:
 
     local_stt.prewarm()
     local_tts.prewarm()
+    apology.prewarm()
 
 
 server = AgentServer(
@@ -73,12 +76,11 @@ server = AgentServer(
     load_threshold=1.0,
 )
 server.setup_fnc = prewarm
+lines = capacity.Lines(server, settings)
 
 
 async def on_request(request: JobRequest) -> None:
-    await capacity.accept(
-        request, active_calls=len(server.active_jobs), max_calls=settings.max_calls_per_worker
-    )
+    await lines.on_request(request)
 
 
 @server.rtc_session(agent_name=settings.agent_name, on_request=on_request)
@@ -94,20 +96,36 @@ async def entrypoint(ctx: JobContext) -> None:
     redis = Redis.from_url(settings.redis_url)
     ctx.add_shutdown_callback(lambda: _finish_call(state, redis))
     await ctx.connect()
+    sip_variables: dict[str, str] = {}
     if request is None:
         caller = await ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
         state.caller_number = caller.attributes.get("sip.phoneNumber") or None
         state.called_number = caller.attributes.get("sip.trunkPhoneNumber") or None
-        state.persona = persona_for_number(
-            state.called_number, default=state.persona, agents_dir=settings.agents_dir
+        sip_variables = header_variables(caller.attributes)
+        routed = route_inbound(
+            state.called_number,
+            metadata=ctx.job.metadata,
+            fallback=state.persona,
+            agents_dir=settings.agents_dir,
         )
+        if routed is None:
+            await answer_not_in_service(
+                ctx, state, redis, identity=caller.identity, settings=settings
+            )
+            return
+        state.persona = routed
         ctx.log_context_fields = {"call_id": state.call_id, "persona": state.persona}
         identity = caller.identity
+        if capacity.is_overflow(ctx) and settings.when_full == "reject":
+            state.outcome = "lines_busy"
+            await capacity.reject(ctx)
+            return
     try:
         loaded = await persona_for_call(
             state.persona, redis, agents_dir=settings.agents_dir, prompts_dir=settings.prompts_dir
         )
         persona = loaded.persona
+        state.config = persona
         check_keys(persona, ProviderKeys())
     except (PersonaError, ProviderConfigError) as err:
         await _cannot_start(ctx, state, redis, str(err))
@@ -122,16 +140,20 @@ async def entrypoint(ctx: JobContext) -> None:
     if request is None and capacity.is_overflow(ctx):
         await _say_lines_busy(ctx, session, state, identity)
         return
+    state.answered_at = state.answered_at or time.time()  # outbound: set when picked up
     session.on("conversation_item_added", lambda ev: _on_item(state, ev))
     session.on("close", lambda ev: _on_close(ctx, state, ev))
     await session.start(
-        _agent_for(loaded, state, request),
+        _agent_for(loaded, state, request, sip_variables),
         room=ctx.room,
         room_options=room_io.RoomOptions(participant_identity=identity),
     )
     limits = CallLimits(session, persona.limits)
     limits.start()
     ctx.add_shutdown_callback(limits.aclose)
+    if persona.tools.dtmf:
+        keypad = Keypad(session, ctx.room)
+        ctx.add_shutdown_callback(keypad.aclose)
 
 
 async def _say_lines_busy(
@@ -177,6 +199,7 @@ async def _dial(
         ctx.shutdown(reason="already dialed")
         return None
     state.answered = True
+    state.answered_at = time.time()
     return dialed
 
 
@@ -188,9 +211,15 @@ async def _cannot_start(ctx: JobContext, state: CallState, redis: Redis, why: st
     ctx.delete_room()
 
 
-def _agent_for(loaded: CallPersona, state: CallState, request: DialRequest | None) -> PersonaAgent:
+def _agent_for(
+    loaded: CallPersona,
+    state: CallState,
+    request: DialRequest | None,
+    sip_variables: dict[str, str] | None = None,
+) -> PersonaAgent:
     persona = loaded.persona
     variables = {
+        **(sip_variables or {}),  # {sip_h_...}: the inbound call's SIP headers
         "persona": persona.name,
         "caller_number": state.caller_number or "unknown",
         "called_number": state.called_number or "unknown",
@@ -228,6 +257,8 @@ async def _finish_call(state: CallState, redis: Redis) -> None:
     try:
         if state.duplicate:
             return
+        if state.config is not None:
+            await post_call.fill(state, state.config)
         record = state.record()
         logger.info(
             "call ended: call_id=%s persona=%s direction=%s caller=%s duration_s=%.1f outcome=%s",
@@ -240,6 +271,7 @@ async def _finish_call(state: CallState, redis: Redis) -> None:
             extra={"call_id": record.call_id, "persona": record.persona},
         )
         await save_call_record(redis, record)
+        await do_not_call.after_call(state, redis)  # "don't call me again" -> do-not-call list
         if state.direction == "outbound" and state.answered:
             await set_status(redis, state.call_id, CallStatus.COMPLETED, attempt=state.attempt)
     finally:

@@ -2,19 +2,28 @@
 
 The dispatcher may deliver the same call twice (it crashed between dispatching and
 acknowledging); `claim_dial` makes sure only one worker ever dials a given attempt.
+
+Statuses written here: `dialing` (unless the dispatcher already wrote it for this attempt),
+`ringing` when the far end rings, `answered`. The ringing signal is livekit-sip's own: the
+callee's participant joins the room before the INVITE goes out, with the attribute
+`sip.callStatus=dialing`, which becomes `ringing` on the first 18x provisional response (180
+Ringing, 183 Session Progress) and `active` on answer. The dial itself still waits for the
+answer (`wait_until_answered`), because that is how the final SIP code (486 busy, 480 no
+answer, ...) comes back; the attribute is watched beside it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 from google.protobuf.duration_pb2 import Duration
-from livekit import api
+from livekit import api, rtc
 from livekit.agents import JobContext
 from redis.asyncio import Redis
 
-from dialroom.call_status import CallStatus, claim_dial, set_status
+from dialroom.call_status import CallStatus, claim_dial, current_status, set_status
 from dialroom.dial import DialRequest
 from dialroom.redact import mask_number
 
@@ -26,6 +35,7 @@ NO_ANSWER_CODES = frozenset({408, 480, 487})
 REJECTED_CODES = frozenset({403, 603, 404, 484, 604})
 # livekit-sip reports its own ringing timeout as a cancellation with no SIP code.
 RING_TIMEOUT_TWIRP_CODES = frozenset({"canceled", "deadline_exceeded"})
+SIP_CALL_STATUS = "sip.callStatus"  # livekit-sip: dialing -> ringing -> active -> hangup
 
 
 class DialFailed(Exception):
@@ -69,8 +79,10 @@ async def dial(
     if not await claim_dial(redis, request.call_id, request.attempt):
         logger.warning("call %s attempt %d was already dialed", request.call_id, request.attempt)
         return None
-    await set_status(redis, request.call_id, CallStatus.DIALING, attempt=request.attempt)
+    await _mark_dialing(redis, request)
     identity = f"callee-{request.call_id}"
+    ringing = asyncio.Event()
+    report = asyncio.create_task(_report_ringing(ctx.room, identity, ringing, redis, request))
     try:
         trunk_id = await resolve_outbound_trunk(ctx.api, trunk)
         await ctx.api.sip.create_sip_participant(
@@ -81,6 +93,7 @@ async def dial(
                 room_name=ctx.room.name,
                 participant_identity=identity,
                 participant_name=request.caller_name or "",
+                headers={"X-Dialroom-Call-Id": request.call_id},  # names the call at the far end
                 wait_until_answered=True,
                 ringing_timeout=Duration(seconds=int(ring_timeout_s)),
             )
@@ -92,6 +105,52 @@ async def dial(
     except api.TwirpError as err:
         status = status_for_sip_code(None, err.code)
         raise DialFailed(status, None, f"{err.code}: {err.message}") from err
+    finally:
+        await _settle(report, ringing)
     logger.info("call %s answered by %s", request.call_id, mask_number(request.to_number))
     await set_status(redis, request.call_id, CallStatus.ANSWERED, attempt=request.attempt)
     return Dialed(identity=identity)
+
+
+async def _mark_dialing(redis: Redis, request: DialRequest) -> None:
+    """`dialing` once per attempt: the dispatcher writes it when it dispatches; a dispatch
+    made some other way (tests, tools) gets it here."""
+    now = await current_status(redis, request.call_id)
+    if now is None or (now.status, now.attempts) != (CallStatus.DIALING, request.attempt):
+        await set_status(redis, request.call_id, CallStatus.DIALING, attempt=request.attempt)
+
+
+async def _report_ringing(
+    room: rtc.Room, identity: str, ringing: asyncio.Event, redis: Redis, request: DialRequest
+) -> None:
+    """Wait for the callee's participant to say it rings, then write `ringing`."""
+
+    def check(participant: rtc.Participant) -> None:
+        if participant.identity == identity:
+            if participant.attributes.get(SIP_CALL_STATUS) == "ringing":
+                ringing.set()
+
+    def on_attributes(_changed: dict[str, str], participant: rtc.Participant) -> None:
+        check(participant)
+
+    room.on("participant_connected", check)
+    room.on("participant_attributes_changed", on_attributes)
+    try:
+        for participant in room.remote_participants.values():
+            check(participant)
+        await ringing.wait()
+    finally:
+        room.off("participant_connected", check)
+        room.off("participant_attributes_changed", on_attributes)
+    logger.info("call %s ringing", request.call_id)
+    await set_status(redis, request.call_id, CallStatus.RINGING, attempt=request.attempt)
+
+
+async def _settle(report: asyncio.Task[None], ringing: asyncio.Event) -> None:
+    """The dial ended: let a `ringing` already seen be written first (statuses stay in
+    order), else stop watching. No await between the check and the cancel, so a ringing
+    seen later can no longer slip in after `answered` or `busy`."""
+    if ringing.is_set():
+        await report
+    else:
+        report.cancel()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from dialroom.settings import CommonSettings
+
+WhenFull = Literal["message", "reject"]  # what a caller gets when every worker is full
 
 
 class WorkerSettings(CommonSettings):
@@ -17,6 +21,14 @@ class WorkerSettings(CommonSettings):
     lines_busy_message: str = Field(
         default="Sorry, all our lines are busy right now. Please call again in a few minutes.",
         description="Said to an inbound caller when every worker is full",
+    )
+    when_full: WhenFull = Field(
+        default="message",
+        description="Every worker full: say LINES_BUSY_MESSAGE, or reject with 486 Busy Here",
+    )
+    not_in_service_message: str = Field(
+        default="Sorry, the number you have called is not in service. Goodbye.",
+        description="Said to an inbound caller whose number has no persona and no default",
     )
     ring_timeout_s: float = Field(default=30.0, gt=0, le=120, description="Outbound ring time")
 

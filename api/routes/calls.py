@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from api.deps import ClientKey, RedisDep, Settings
 from api.errors import api_error, responses
 from api.models import CallAccepted, CallDetail, CallPage, CallSummary, OutboundCallBody
-from dialroom import dial_queue
+from dialroom import campaigns, dial_queue, dnc
 from dialroom.call_status import CallStatus, CurrentStatus, current_status, status_history
 from dialroom.calls import load_call_record
 from dialroom.dial import DialRequest
@@ -57,6 +57,9 @@ async def place_call(
             f"unknown persona '{body.persona}'; valid personas: {', '.join(known) or 'none'}",
             "unknown_persona",
         )
+    if await dnc.is_listed(redis, body.to_number):
+        msg = f"{body.to_number} is on the do-not-call list"
+        raise api_error(422, ("body", "to_number"), msg, "do_not_call")
     accepted = await dial_queue.enqueue(
         redis, body, idempotency=(key, idempotency_key) if idempotency_key else None
     )
@@ -92,6 +95,7 @@ async def get_call(call_id: CallId, _key: ClientKey, redis: RedisDep) -> CallDet
         history=await status_history(redis, call_id),
         request=request,
         record=await load_call_record(redis, call_id),
+        campaign_id=(await campaigns.campaigns_of(redis, [call_id])).get(call_id),
     )
 
 
@@ -113,7 +117,7 @@ async def list_calls(
     while len(found) < limit and scanned < MAX_SCAN:
         page = await dial_queue.call_page(redis, before=before, count=limit)
         if not page:
-            return CallPage(calls=found, next_cursor=None)
+            return CallPage(calls=await _with_campaigns(redis, found), next_cursor=None)
         scanned += len(page)
         sequence = dict(page)
         for call_id, now, request in await dial_queue.load_calls(redis, [c for c, _ in page]):
@@ -124,7 +128,8 @@ async def list_calls(
                     break
         else:
             before = page[-1][1]
-    return CallPage(calls=found, next_cursor=str(before) if before is not None else None)
+    next_cursor = str(before) if before is not None else None
+    return CallPage(calls=await _with_campaigns(redis, found), next_cursor=next_cursor)
 
 
 @router.post("/calls/{call_id}/cancel", response_model=CallAccepted, responses=responses(404, 409))
@@ -153,6 +158,12 @@ def _summary(call_id: str, now: CurrentStatus, request: DialRequest) -> CallSumm
         to_number=request.to_number,
         updated_at=now.updated_at,
     )
+
+
+async def _with_campaigns(redis: RedisDep, found: list[CallSummary]) -> list[CallSummary]:
+    """Each summary with the campaign its call belongs to, if any."""
+    owners = await campaigns.campaigns_of(redis, [c.call_id for c in found])
+    return [c.model_copy(update={"campaign_id": owners.get(c.call_id)}) for c in found]
 
 
 def _not_found(call_id: str) -> Exception:

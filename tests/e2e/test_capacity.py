@@ -1,30 +1,37 @@
-"""Capacity over real calls: NUM_AGENTS=2 workers with two calls each; a fifth simultaneous
-caller hears that all lines are busy instead of ringing into silence."""
+"""Capacity over real calls: NUM_AGENTS=2 workers with two calls each. The first four callers
+get conversations, spread over both workers; only the fifth, arriving when every line is
+taken, is turned away: with a sentence (WHEN_FULL=message) or with 486 Busy Here (reject)."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from dialroom.calls import CALL_KEY, CALLS_BY_END
-from tests.support.phone import start_dialing, voiced_seconds
+from tests.support.phone import CallResult, start_dialing, voiced_seconds
 from tests.support.stack import running_stack
 from worker.providers.local_stt import transcribe_wav
 
 pytestmark = pytest.mark.e2e
 
+CALLS = 5
 
-def test_five_calls_on_two_workers_of_two_give_four_answers_and_one_busy(
-    tmp_path: Path,
-) -> None:
-    env = {"MAX_CALLS_PER_WORKER": "2", "WORKER_IDLE_PROCESSES": "2"}
+
+def place_five_calls(
+    tmp_path: Path, when_full: str
+) -> tuple[list[CallResult], list[dict[str, Any]]]:
+    """Five callers a moment apart on 2 workers of 2 lines; each hangs up after 14 s.
+
+    Returns what each phone saw, in arrival order, and the five call records."""
+    env = {"MAX_CALLS_PER_WORKER": "2", "WORKER_IDLE_PROCESSES": "2", "WHEN_FULL": when_full}
     with running_stack(tmp_path / "stack", num_agents=2, env=env) as stack:
         phones = []
-        for i in range(5):
+        for i in range(CALLS):
             folder = tmp_path / f"call-{i}"
             folder.mkdir()
             phones.append(
@@ -37,21 +44,46 @@ def test_five_calls_on_two_workers_of_two_give_four_answers_and_one_busy(
                 )
             )
             time.sleep(0.7)  # arrivals a moment apart, as real callers are
-        results = [phone.result(timeout=90) for phone in phones]
+        results = [phone.result(timeout=90).call for phone in phones]
         client = redis.Redis(port=stack.redis_port)
         deadline = time.monotonic() + 30
-        while client.zcard(CALLS_BY_END) < 5 and time.monotonic() < deadline:
+        while client.zcard(CALLS_BY_END) < CALLS and time.monotonic() < deadline:
             time.sleep(0.5)
         records = [
             json.loads(client.get(CALL_KEY.format(call_id=c.decode())) or "{}")
             for c in client.zrange(CALLS_BY_END, 0, -1)
         ]
+    return results, records
 
-    assert all(r.call.status_code == 200 for r in results)
+
+def greeted(records: list[dict[str, Any]]) -> int:
+    return sum(any("which day" in t["text"].lower() for t in r["transcript"]) for r in records)
+
+
+def test_five_calls_on_two_workers_of_two_give_four_answers_and_one_busy_message(
+    tmp_path: Path,
+) -> None:
+    results, records = place_five_calls(tmp_path, "message")
+
+    assert [r.status_code for r in results] == [200] * CALLS
     assert sorted(r["outcome"] for r in records) == ["caller_hung_up"] * 4 + ["lines_busy"]
-    greeted = [r for r in records if any("which day" in t["text"].lower() for t in r["transcript"])]
-    assert len(greeted) == 4, "four conversations got the persona's greeting"
-    recordings = [r.call.recording for r in results if r.call.recording]
-    assert all(voiced_seconds(wav) > 2 for wav in recordings), "every caller heard speech"
-    heard = [transcribe_wav(wav).lower() for wav in recordings]
-    assert sum("busy" in text for text in heard) == 1, heard
+    assert greeted(records) == 4, "four conversations got the persona's greeting"
+    recordings = [r.recording for r in results]
+    assert all(wav and voiced_seconds(wav) > 2 for wav in recordings), "every caller heard speech"
+    heard = [transcribe_wav(wav).lower() for wav in recordings if wav]
+    # Only the caller who found every line taken hears it, not one sent to a full worker early.
+    assert ["busy" in text for text in heard] == [False] * 4 + [True], heard
+
+
+def test_when_full_reject_fails_the_fifth_call_with_busy_here(tmp_path: Path) -> None:
+    results, records = place_five_calls(tmp_path, "reject")
+
+    assert [r.status_code for r in results] == [200] * 4 + [486], [
+        (r.status_code, r.reason) for r in results
+    ]
+    rejected = results[-1]
+    assert not rejected.connected and rejected.media_active_at is None, "never answered"
+    assert sorted(r["outcome"] for r in records) == ["caller_hung_up"] * 4 + ["lines_busy"]
+    assert greeted(records) == 4
+    busy = next(r for r in records if r["outcome"] == "lines_busy")
+    assert busy["transcript"] == [], "nothing was said on the rejected call"

@@ -55,6 +55,14 @@ def test_worker_records_the_end_of_the_call(stack: RunningStack) -> None:
     assert any("tuesday" in line for line in caller_lines), record["transcript"]
     logs = "".join(stack.log(f"worker-{i}") for i in (1, 2, 3))
     assert f"call ended: call_id={call_ids[0]} persona=demo" in logs
+    # the reply to "tuesday" is one measured turn: each stage of its latency is in the record
+    assert record["answered_at"] >= record["started_at"]
+    assert record["turns"], f"no turn latency recorded: {record}"
+    turn = record["turns"][-1]
+    for stage in ("end_of_turn_s", "stt_s", "tts_ttfb_s", "voice_to_voice_s"):
+        assert (turn[stage] or 0) > 0, f"{stage} not measured: {turn}"
+    assert turn["llm_ttft_s"] is not None, turn
+    assert record["usage"]["stt_audio_s"] > 0 and record["usage"]["tts_characters"] > 0
 
 
 def test_caller_hanging_up_mid_greeting_ends_the_call_cleanly(

@@ -86,10 +86,12 @@ def test_answered_call_hears_the_outbound_greeting_and_completes(
         record=heard,
         max_calls=1,
         duration=90,
+        ring_s=1.0,  # 180 Ringing, then 200 OK a second later
     ) as phone:
         place(outbound_stack, "out-answered-1")
         assert wait_terminal(outbound_stack, "out-answered-1") == [
             CallStatus.DIALING,
+            CallStatus.RINGING,
             CallStatus.ANSWERED,
             CallStatus.COMPLETED,
         ]
@@ -118,10 +120,10 @@ def test_sip_result_becomes_the_call_status(
     status: CallStatus,
 ) -> None:
     with start_answering(
-        phone_port, result_dir=tmp_path, code=code, max_calls=1, duration=60
+        phone_port, result_dir=tmp_path, code=code, max_calls=1, duration=60, ring_s=1.0
     ) as phone:
         place(outbound_stack, call_id)
         history = wait_terminal(outbound_stack, call_id)
         result = phone.stop()
-    assert history == [CallStatus.DIALING, status]
+    assert history == [CallStatus.DIALING, CallStatus.RINGING, status]  # it rang, then this
     assert len(result.invites) == 1, "dialled exactly once"

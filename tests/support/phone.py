@@ -62,6 +62,8 @@ class CallResult:
     media_active_at: float | None = None  # the recording starts here
     plays: list[Play] = field(default_factory=list)
     dtmf_sent: list[tuple[str, float]] = field(default_factory=list)
+    dtmf_received: list[tuple[str, float]] = field(default_factory=list)  # RFC 2833, one per key
+    transferred_to: str | None = None  # a REFER's target; the phone accepted it and called there
     disconnected_at: float | None = None
     remote_hangup: bool = False  # a connected call was ended by the far end
     recording: Path | None = None
@@ -96,6 +98,7 @@ class PhoneResult:
 def _call_from_dict(data: dict[str, Any]) -> CallResult:
     plays = [Play(**{**p, "file": Path(p["file"])}) for p in data.pop("plays")]
     dtmf = [(d, t) for d, t in data.pop("dtmf_sent")]
+    data["dtmf_received"] = [(d, t) for d, t in data.pop("dtmf_received", [])]
     recording = data.pop("recording")
     return CallResult(
         **data, plays=plays, dtmf_sent=dtmf, recording=Path(recording) if recording else None

@@ -62,6 +62,7 @@ class PhoneCall(pj.Call):
         self._players: list[pj.AudioMediaPlayer] = []
         self._recorder: pj.AudioMediaRecorder | None = None
         self._hung_up_here = False
+        self.on_refer: Callable[[], PhoneCall] | None = None  # makes the call a REFER asks for
 
     @property
     def ended(self) -> bool:
@@ -80,6 +81,15 @@ class PhoneCall(pj.Call):
             if not out.connected:  # after a BYE the last code describes the BYE, not the INVITE
                 out.status_code, out.reason = info.lastStatusCode, info.lastReason
             self.release_media()
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        self.outcome.dtmf_received.append((prm.digit, time.time()))
+
+    def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:
+        """A REFER (cold transfer): accept it (202) and call the target, as a desk phone does."""
+        self.outcome.transferred_to = prm.dstUri
+        if self.on_refer is not None:
+            prm.newCall = self.on_refer()
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         if self._audio is not None:
@@ -221,8 +231,18 @@ class Phone:
         """SIGTERM handler: hang up and finish at the next poll."""
         self.stopping = True
 
+    def _referred_call(self) -> PhoneCall:
+        """The new call a REFER makes; PJSUA places it once this returns."""
+        n = len(self.calls)
+        call = PhoneCall(self.account, pj.PJSUA_INVALID_ID, script=self.script, n=n)
+        call.on_refer = self._referred_call
+        call.outcome.invite_sent_at = time.time()
+        self.calls.append(call)
+        return call
+
     def dial(self, uri: str) -> None:
         call = PhoneCall(self.account, pj.PJSUA_INVALID_ID, script=self.script, n=0)
+        call.on_refer = self._referred_call
         self.calls.append(call)
         call.outcome.invite_sent_at = time.time()
         try:

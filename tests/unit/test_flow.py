@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 from livekit.agents import Agent, AgentSession
 from livekit.agents.beta import EndCallTool
+from livekit.agents.voice.run_result import mock_tools
+from pydantic import ValidationError
 
-from dialroom.persona import load_persona
+from dialroom.persona import FlowStep, Persona, TransferTool, load_persona
 from worker.flow import match_choice, reply_to
 from worker.providers.flow_llm import FlowLLM
+from worker.tools.dtmf import keypad_tools, keypad_turn
 
 DEMO = load_persona("demo")
 
@@ -53,3 +56,89 @@ async def test_flow_llm_speaks_and_calls_end_call_inside_a_real_agent_session() 
         messages = [e.item for e in result.events if e.type == "message"]
         assert any("wednesday" in (m.text_content or "") for m in messages)
         result.expect.contains_function_call(name="end_call")
+
+
+KEYPAD = Persona.model_validate(
+    {
+        "name": "keypad",
+        "stt": {"provider": "local"},
+        "llm": {"provider": "flow"},
+        "tts": {"provider": "local"},
+        "greeting": {"inbound": "Press one for sales or two for support."},
+        "tools": {"dtmf": True, "transfer": {"to": "sip:desk@127.0.0.1:5099"}},
+        "flow": [
+            {"collect": "team", "choices": ["1", "2"]},
+            {"say": "Option {team}. Your code follows.", "send_dtmf": "42#"},
+            {"say": "Goodbye.", "end_call": True},
+            {"say": "never said"},
+        ],
+    }
+)
+
+
+def test_keys_pressed_answer_a_collect_step_by_digit() -> None:
+    reply = reply_to(KEYPAD.flow, [keypad_turn("2")])
+    assert reply.text == "Option 2. Your code follows. Goodbye."
+    assert reply.send_dtmf == "42#" and reply.end_call and not reply.transfer
+
+
+def test_a_transfer_step_ends_the_flow_with_a_transfer() -> None:
+    steps = (
+        FlowStep(collect="want", choices=("operator",)),
+        FlowStep(say="One moment.", transfer=True),
+    )
+    reply = reply_to(steps, ["the operator please"])
+    assert reply.text == "One moment." and reply.transfer and not reply.end_call
+    assert reply_to(steps, ["the operator please", "hello?"]).end_call
+
+
+@pytest.mark.parametrize(
+    ("step", "problem"),
+    [
+        ({"collect": "x", "choices": ["a"], "transfer": True}, "go on a `say` step"),
+        ({"say": "hi", "send_dtmf": "12x"}, "should match pattern"),
+    ],
+)
+def test_flow_actions_are_checked(step: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        FlowStep.model_validate(step)
+
+
+@pytest.mark.parametrize(
+    ("tools", "problem"),
+    [
+        ({"dtmf": True}, "`tools.transfer` is not set"),
+        ({"transfer": {"to": "tel:+15551230000"}}, "`tools.dtmf` is not true"),
+    ],
+)
+def test_flow_actions_need_their_tools(tools: dict[str, object], problem: str) -> None:
+    data = KEYPAD.model_dump()
+    data["tools"] = tools
+    data["flow"] = [*data["flow"][:2], {"say": "Bye.", "transfer": True}]
+    with pytest.raises(ValidationError, match=problem):
+        Persona.model_validate(data)
+
+
+class _KeypadAgent(Agent):
+    def __init__(self) -> None:
+        tools = [*keypad_tools(), EndCallTool(end_instructions=None, delete_room=False)]
+        super().__init__(instructions="keypad", tools=tools)
+
+
+@pytest.mark.asyncio
+async def test_flow_llm_presses_keys_then_hangs_up_and_says_nothing_after_tools() -> None:
+    async with AgentSession(llm=FlowLLM(steps=KEYPAD.flow)) as session:
+        await session.start(_KeypadAgent())
+        with mock_tools(_KeypadAgent, {"send_dtmf": lambda ctx, keys: "sent"}):
+            result = await session.run(user_input=keypad_turn("1"))
+        result.expect.next_event().is_message(role="assistant")
+        result.expect.next_event().is_function_call(name="send_dtmf", arguments={"keys": "42#"})
+        result.expect.next_event().is_function_call(name="end_call")
+        result.expect.skip_next_event_if(type="function_call_output")
+        result.expect.skip_next_event_if(type="function_call_output")
+        result.expect.no_more_events()
+
+
+def test_warm_transfer_is_refused_until_it_is_implemented() -> None:
+    with pytest.raises(ValidationError, match="warm transfer is not supported yet"):
+        TransferTool(to="tel:+15551230000", warm=True)

@@ -6,6 +6,8 @@ with one line naming them, instead of a stack trace mid-call.
 
 from __future__ import annotations
 
+from typing import Any
+
 from livekit.agents import llm, stt, tts
 
 from dialroom.persona import LLMConfig, Persona, SpeechConfig
@@ -23,13 +25,14 @@ def missing_keys(persona: Persona, keys: ProviderKeys) -> list[str]:
     needed: list[str] = []
     for speech in (persona.stt, persona.tts):
         if speech.provider == "azure":
-            needed += _AZURE_SPEECH
-        elif speech.provider == "openai":
+            # a full endpoint URL says where to go; the region is then not needed
+            needed += _AZURE_SPEECH[:1] if speech.endpoint else _AZURE_SPEECH
+        elif speech.provider == "openai" and not speech.endpoint:
             needed.append("OPENAI_API_KEY")
     if persona.llm.provider == "openai" and not persona.llm.base_url:
         needed.append("OPENAI_API_KEY")
     elif persona.llm.provider == "azure_openai":
-        needed += _AZURE_OPENAI
+        needed += _AZURE_OPENAI[::2] if persona.llm.base_url else _AZURE_OPENAI
     present = {name for name in needed if getattr(keys, name.lower())}
     return sorted(set(needed) - present)
 
@@ -42,7 +45,8 @@ def check_keys(persona: Persona, keys: ProviderKeys) -> None:
         )
 
 
-def build_stt(config: SpeechConfig) -> stt.STT:
+def build_stt(config: SpeechConfig, keys: ProviderKeys | None = None) -> stt.STT:
+    keys = keys or ProviderKeys()
     if config.provider == "local":
         from worker.providers.local_stt import WhisperSTT
 
@@ -50,13 +54,17 @@ def build_stt(config: SpeechConfig) -> stt.STT:
     if config.provider == "azure":
         from livekit.plugins import azure
 
-        return azure.STT(language=config.language)
+        return azure.STT(language=config.language, **_azure_speech(keys, config.endpoint))
     from livekit.plugins import openai
 
-    return openai.STT(language=config.language.split("-")[0])
+    return openai.STT(
+        language=config.language.split("-")[0],
+        **_openai_client(keys.openai_api_key, config.endpoint),
+    )
 
 
-def build_tts(config: SpeechConfig) -> tts.TTS:
+def build_tts(config: SpeechConfig, keys: ProviderKeys | None = None) -> tts.TTS:
+    keys = keys or ProviderKeys()
     if config.provider == "local":
         from worker.providers.local_tts import PiperTTS
 
@@ -64,13 +72,20 @@ def build_tts(config: SpeechConfig) -> tts.TTS:
     if config.provider == "azure":
         from livekit.plugins import azure
 
-        return azure.TTS(voice=config.voice or "en-US-JennyNeural")
+        return azure.TTS(
+            voice=config.voice or "en-US-JennyNeural",
+            language=config.language,
+            **_azure_speech(keys, config.endpoint),
+        )
     from livekit.plugins import openai
 
-    return openai.TTS(voice=config.voice or "ash")
+    return openai.TTS(
+        voice=config.voice or "ash", **_openai_client(keys.openai_api_key, config.endpoint)
+    )
 
 
-def build_llm(persona: Persona) -> llm.LLM:
+def build_llm(persona: Persona, keys: ProviderKeys | None = None) -> llm.LLM:
+    keys = keys or ProviderKeys()
     config: LLMConfig = persona.llm
     if config.provider == "flow":
         from worker.providers.flow_llm import FlowLLM
@@ -80,9 +95,37 @@ def build_llm(persona: Persona) -> llm.LLM:
 
     options = {"temperature": config.temperature} if config.temperature is not None else {}
     if config.provider == "azure_openai":
-        return openai.LLM.with_azure(model=config.model or "gpt-4.1-mini", **options)
+        return openai.LLM.with_azure(
+            model=config.model or "gpt-4.1-mini",
+            azure_endpoint=config.base_url or keys.azure_openai_endpoint or None,
+            api_key=keys.azure_openai_api_key or None,
+            api_version=keys.openai_api_version or None,
+            **options,
+        )
     if config.base_url:
         return openai.LLM(
-            model=config.model or "default", base_url=config.base_url, api_key="unused", **options
+            model=config.model or "default",
+            **_openai_client(keys.openai_api_key, config.base_url),
+            **options,
         )
-    return openai.LLM(model=config.model or "gpt-4.1-mini", **options)
+    return openai.LLM(
+        model=config.model or "gpt-4.1-mini", **_openai_client(keys.openai_api_key, None), **options
+    )
+
+
+def _openai_client(api_key: str, base_url: str | None) -> dict[str, Any]:
+    """Key and base URL for the OpenAI plugins; a self-hosted server may need no key."""
+    if not base_url:
+        return {"api_key": api_key} if api_key else {}
+    return {"api_key": api_key or "unused", "base_url": base_url}
+
+
+def _azure_speech(keys: ProviderKeys, endpoint: str | None) -> dict[str, str]:
+    """Only the settings that are set: the Azure plugins treat a passed None as given."""
+    options = {
+        "speech_key": keys.azure_speech_key,
+        "speech_endpoint": endpoint or "",
+        # an endpoint already says where to go; Azure warns when both are given
+        "speech_region": "" if endpoint else keys.azure_speech_region,
+    }
+    return {name: value for name, value in options.items() if value}

@@ -71,6 +71,11 @@ def _sentences_pcm(text: str, model_path: Path | None = None) -> Iterator[bytes]
         yield chunk.audio_int16_bytes
 
 
+def synthesize_pcm(text: str) -> bytes:
+    """All of `text` as 16-bit mono PCM at the voice's rate (`voice_sample_rate()`); blocking."""
+    return b"".join(_sentences_pcm(text))
+
+
 def synthesize_wav(text: str, path: Path, *, sample_rate: int | None = None) -> None:
     """Render `text` to a 16-bit mono WAV, at the voice's rate or resampled to `sample_rate`."""
     native_rate = voice_sample_rate()

@@ -11,10 +11,23 @@ from livekit.agents.beta import EndCallTool
 
 from dialroom.persona import Persona
 from worker.call_state import CallState
+from worker.tools.do_not_call import do_not_call_tool
+from worker.tools.dtmf import keypad_tools
+from worker.tools.transfer import transfer_tool
 
 
 def tools_for(persona: Persona, state: CallState) -> list[llm.Tool | llm.Toolset]:
     tools: list[llm.Tool | llm.Toolset] = []
     if persona.tools.end_call:
         tools.append(EndCallTool(end_instructions=None, delete_room=True))
+    if state.direction == "outbound":
+        tools.append(do_not_call_tool())  # "don't call me again" (flow personas: after_call)
+    if persona.tools.transfer is not None:
+        tools.append(transfer_tool(persona.tools.transfer))
+    if persona.tools.dtmf:
+        tools.extend(keypad_tools())
+    if persona.tools.http:
+        from worker.tools.http import http_tools
+
+        tools.extend(http_tools(persona.tools.http))
     return tools

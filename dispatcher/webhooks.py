@@ -1,0 +1,200 @@
+"""Delivering status webhooks: every status change, in order per call, signed, retried.
+
+The call's status history in Redis (`dialroom.call_status`) is the outbox: a hash per call
+keeps how many of its history entries were delivered (`sent`) and how many tries the next one
+has had (`tries`). A sorted set holds the calls with something to deliver, scored by when
+their next try is due. So nothing is copied, a dispatcher killed mid-delivery loses nothing
+(the next one redoes the last try: receivers dedupe on `X-Dialroom-Event`), and a call's
+events go out one at a time, oldest first.
+
+Backoff, per event: a failed try (no answer, or not 2xx) is tried again after
+`backoff_s * BACKOFF_FACTOR ** (tries - 1)` seconds (1, 2, 4, 8, ... with the defaults), up
+to `max_attempts` tries; then the event is given up (logged) and the next one goes out.
+
+Never blocking the dispatcher: `deliver_due` claims the calls that are due and starts one
+task per call; a slow receiver holds only its own call's task. A claimed call's score is
+pushed `LEASE_S` ahead, so other dispatchers leave it alone while this one works on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+import httpx
+from redis.asyncio import Redis
+
+from dialroom.call_status import HISTORY_KEY, StatusEvent
+from dialroom.dial import DialRequest
+from dialroom.dial_queue import load_request
+from dialroom.webhooks import WebhookEvent, signed_headers
+
+logger = logging.getLogger("dialroom.dispatcher.webhooks")
+
+STATE_KEY = "dialroom:webhook:{call_id}"  # hash: sent, tries
+DUE = "dialroom:webhook:due"  # sorted set: call id -> when its next try is due
+BACKOFF_FACTOR = 2
+LEASE_S = 60.0  # longer than one POST's timeout; a dead holder's calls come back after it
+POST_TIMEOUT_S = 10.0
+
+# Marks a call due now if its history has entries not yet delivered (NX: a call already
+# waiting keeps its backoff). KEYS: state, history, due. ARGV: call id, now.
+_WAKE = """
+local sent = tonumber(redis.call('HGET', KEYS[1], 'sent') or '0')
+if redis.call('LLEN', KEYS[2]) > sent then
+    return redis.call('ZADD', KEYS[3], 'NX', ARGV[2], ARGV[1])
+end
+return 0
+"""
+
+# Takes due calls, leasing each until ARGV[2]. KEYS: due. ARGV: now, lease end, limit.
+_CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, call_id in ipairs(due) do
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[2], call_id)
+end
+return due
+"""
+
+# Done with a call unless an entry arrived meanwhile. KEYS: state, history, due. ARGV: call id.
+_FINISH = """
+local sent = tonumber(redis.call('HGET', KEYS[1], 'sent') or '0')
+if redis.call('LLEN', KEYS[2]) > sent then
+    return 0
+end
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+"""
+
+
+async def wake(redis: Redis, call_id: str) -> None:
+    """Queue the call's undelivered status changes for delivery (no-op when none)."""
+    await redis.eval(
+        _WAKE,
+        3,
+        STATE_KEY.format(call_id=call_id),
+        HISTORY_KEY.format(call_id=call_id),
+        DUE,
+        call_id,
+        time.time(),
+    )
+
+
+def retry_delay(backoff_s: float, tries: int) -> float:
+    """Seconds before try `tries + 1`, after `tries` failed ones."""
+    return backoff_s * BACKOFF_FACTOR ** (tries - 1)
+
+
+class WebhookSender:
+    def __init__(
+        self,
+        redis: Redis,
+        http: httpx.AsyncClient,
+        *,
+        secret: str,
+        max_attempts: int,
+        backoff_s: float,
+    ) -> None:
+        self.redis, self.http = redis, http
+        self.secret, self.max_attempts, self.backoff_s = secret, max_attempts, backoff_s
+        self._claim = redis.register_script(_CLAIM)
+        self._finish = redis.register_script(_FINISH)
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    async def deliver_due(self, *, limit: int = 100) -> None:
+        """Start delivering every call that is due; returns without waiting for them."""
+        now = time.time()
+        due = await self._claim(keys=[DUE], args=[now, now + LEASE_S, limit])
+        for raw in due:
+            call_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if call_id not in self._running:
+                task = asyncio.create_task(self._deliver(call_id), name=f"webhook-{call_id}")
+                self._running[call_id] = task
+                task.add_done_callback(lambda _t, c=call_id: self._running.pop(c, None))
+
+    async def drain(self) -> None:
+        """Wait for the deliveries in progress (not for retries due later)."""
+        while self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def _deliver(self, call_id: str) -> None:
+        try:
+            await self._deliver_call(call_id)
+        except Exception:
+            # Redis trouble and the like: the lease runs out and the call is tried again.
+            logger.exception("webhook delivery for call %s stopped", call_id)
+
+    async def _deliver_call(self, call_id: str) -> None:
+        """Deliver the call's pending events in order; stop at the first that must wait."""
+        request = await load_request(self.redis, call_id)
+        state_key = STATE_KEY.format(call_id=call_id)
+        history_key = HISTORY_KEY.format(call_id=call_id)
+        while True:
+            state = await self.redis.hgetall(state_key)
+            sent, tries = (int(_field(state, name)) for name in ("sent", "tries"))
+            raw = await self.redis.lindex(history_key, sent)
+            if raw is None or request is None or not request.callback_url:
+                if raw is not None:  # nowhere to send: mark everything so far as done
+                    await self.redis.hset(state_key, "sent", await self.redis.llen(history_key))
+                keys = [state_key, history_key, DUE]
+                if await self._finish(keys=keys, args=[call_id]):
+                    return
+                continue
+            await self.redis.zadd(DUE, {call_id: time.time() + LEASE_S}, xx=True)
+            event = _event(request, sent + 1, StatusEvent.model_validate(json.loads(raw)))
+            if await self._post(request.callback_url, event):
+                await self.redis.hset(state_key, mapping={"sent": sent + 1, "tries": 0})
+                continue
+            tries += 1
+            if tries >= self.max_attempts:
+                logger.error(
+                    "webhook %s (%s) given up after %d tries",
+                    event.event_id,
+                    event.status.value,
+                    tries,
+                    extra={"call_id": call_id},
+                )
+                await self.redis.hset(state_key, mapping={"sent": sent + 1, "tries": 0})
+                continue
+            wait = retry_delay(self.backoff_s, tries)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(state_key, "tries", tries)
+                pipe.zadd(DUE, {call_id: time.time() + wait})
+                await pipe.execute()
+            logger.warning(
+                "webhook %s failed (try %d of %d); again in %gs",
+                event.event_id,
+                tries,
+                self.max_attempts,
+                wait,
+                extra={"call_id": call_id},
+            )
+            return
+
+    async def _post(self, url: str, event: WebhookEvent) -> bool:
+        body = event.model_dump_json().encode()
+        headers = signed_headers(
+            self.secret, body, timestamp=int(time.time()), event_id=event.event_id
+        )
+        try:
+            response = await self.http.post(url, content=body, headers=headers)
+        except httpx.HTTPError as err:
+            logger.info("webhook %s: %s", event.event_id, type(err).__name__)
+            return False
+        return response.is_success
+
+
+def _event(request: DialRequest, sequence: int, status: StatusEvent) -> WebhookEvent:
+    return WebhookEvent(
+        call_id=request.call_id,
+        persona=request.persona,
+        sequence=sequence,
+        **status.model_dump(),
+    )
+
+
+def _field(state: dict[bytes | str, bytes | str], name: str) -> str:
+    value = state.get(name, state.get(name.encode(), b"0"))
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,83 @@
+"""A worker killed with SIGKILL mid-call (the OOM killer, a crash) drops only its own call:
+the other worker's call goes on to its goodbye, and the next caller is still answered."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import FIXTURES
+from tests.support.phone import CallResult, PhoneProcess, start_dialing
+from tests.support.stack import RunningStack, running_stack
+from worker.providers.local_stt import transcribe_wav
+
+pytestmark = pytest.mark.e2e
+
+CALLERS = ("alice", "bob")
+
+
+def call_owner(stack: RunningStack, caller: str, *, timeout: float = 30.0) -> str:
+    """Which worker runs `caller`'s call: the worker log with its call's job lines.
+
+    Rooms are `call-_<caller>_<random>`, and a job's log lines carry the room as `call_id`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for service in stack.state.services:
+            if not service.name.startswith("worker-"):
+                continue
+            for line in stack.log(service.name).splitlines():
+                if f"_{caller}_" in line and '"RoomIO linked' in line:
+                    return service.name
+        time.sleep(0.25)
+    raise AssertionError(f"no worker took {caller}'s call")
+
+
+def worker_pid(stack: RunningStack, name: str) -> int:
+    return next(s.pid for s in stack.state.services if s.name == name)
+
+
+def call(stack: RunningStack, folder: Path, caller: str, *, play_at: float) -> PhoneProcess:
+    folder.mkdir(parents=True, exist_ok=True)
+    return start_dialing(
+        stack.state.sip_uri,
+        result_dir=folder,
+        from_user=caller,
+        play=[(FIXTURES / "caller_tuesday.wav", play_at)],
+        record=folder / "heard.wav",
+        hangup_after=60,
+        timeout=75,
+    )
+
+
+def heard(result: CallResult) -> str:
+    assert result.recording is not None, "no recording"
+    return transcribe_wav(result.recording).lower()
+
+
+def test_sigkill_of_one_worker_drops_only_its_own_call(tmp_path: Path) -> None:
+    # One line per worker, so the second caller is sent to the other worker.
+    env = {"MAX_CALLS_PER_WORKER": "1", "WORKER_IDLE_PROCESSES": "1"}
+    with running_stack(tmp_path / "stack", num_agents=2, env=env) as stack:
+        phones = {}
+        for caller in CALLERS:
+            phones[caller] = call(stack, tmp_path / caller, caller, play_at=9.0)
+            time.sleep(1.0)
+        owners = {caller: call_owner(stack, caller) for caller in CALLERS}
+        assert sorted(owners.values()) == ["worker-1", "worker-2"], owners
+        # The worker's main process only, as the OOM killer or a crash would; its call
+        # processes lose their worker and end on their own.
+        os.kill(worker_pid(stack, owners["alice"]), signal.SIGKILL)
+        alice, bob = (phones[caller].result(timeout=90).call for caller in CALLERS)
+        assert stack.process.poll() is None, "the stack must outlive one dead worker"
+        carol = call(stack, tmp_path / "carol", "carol", play_at=7.0).result(timeout=90).call
+
+    assert alice.connected and alice.remote_hangup, "the dead worker's caller is hung up"
+    assert "goodbye" not in heard(alice), "...without the rest of the conversation"
+    assert bob.remote_hangup, "the other worker's call ends as the persona ends it"
+    assert "tuesday" in (text := heard(bob)) and "goodbye" in text, text
+    assert carol.status_code == 200 and carol.remote_hangup, "a new caller is still answered"
+    assert "which day" in (text := heard(carol)) and "goodbye" in text, text

@@ -1,0 +1,109 @@
+"""Apology on provider error: a caller never sits in silence because a cloud provider failed.
+
+When the session reports an error it will not recover from (a wrong key, a provider down
+after its retries), the agent says a short apology and hangs up, outcome `provider_error`.
+The apology is rendered with the local piper voice, once per process: it plays even when
+the broken provider is the cloud TTS itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from livekit import rtc
+from livekit.agents import AgentSession, ErrorEvent
+
+from worker.call_state import CallState
+
+logger = logging.getLogger("dialroom.worker")
+
+APOLOGY = (
+    "I'm sorry, we're having technical difficulties and can't continue this call. "
+    "Please call again later. Goodbye."
+)
+PROVIDER_ERROR = "provider_error"
+_FRAME_MS = 20
+
+_rendered: dict[str, rtc.AudioFrame] = {}
+
+
+def render(text: str = APOLOGY) -> rtc.AudioFrame:
+    """The apology as one audio frame, rendered by piper on first use; blocking."""
+    if text not in _rendered:
+        from worker.providers.local_tts import synthesize_pcm, voice_sample_rate
+
+        pcm = synthesize_pcm(text)
+        rate = voice_sample_rate()
+        _rendered[text] = rtc.AudioFrame(
+            data=pcm, sample_rate=rate, num_channels=1, samples_per_channel=len(pcm) // 2
+        )
+    return _rendered[text]
+
+
+def prewarm() -> None:
+    """Render the apology before any call needs it."""
+    render()
+
+
+async def _frames(whole: rtc.AudioFrame) -> AsyncIterator[rtc.AudioFrame]:
+    step = whole.sample_rate * _FRAME_MS // 1000
+    data = memoryview(whole.data).cast("B")
+    for start in range(0, whole.samples_per_channel, step):
+        count = min(step, whole.samples_per_channel - start)
+        yield rtc.AudioFrame(
+            data=bytes(data[start * 2 : (start + count) * 2]),
+            sample_rate=whole.sample_rate,
+            num_channels=1,
+            samples_per_channel=count,
+        )
+
+
+def describe(ev: ErrorEvent) -> str:
+    """One line naming the failing part and its error, e.g. `tts Azure TTS: 401 ...`."""
+    kind = str(getattr(ev.error, "type", "error")).removesuffix("_error")
+    provider = getattr(ev.source, "provider", type(ev.source).__name__)
+    return f"{kind} {provider}: {getattr(ev.error, 'error', ev.error)}"
+
+
+class ApologyOnError:
+    """Watches a session's `error` events; the first unrecoverable one ends the call politely."""
+
+    def __init__(self, session: AgentSession[CallState], *, text: str = APOLOGY) -> None:
+        self._session = session
+        self._text = text
+        self._task: asyncio.Task[None] | None = None
+        session.on("error", self._on_error)
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The apology being played, once an error triggered it."""
+        return self._task
+
+    def _on_error(self, ev: ErrorEvent) -> None:
+        if getattr(ev.error, "recoverable", True) or self._task is not None:
+            return
+        state = self._session.userdata
+        state.outcome_override = PROVIDER_ERROR
+        state.error = describe(ev)
+        logger.error(
+            "call %s provider error, apologising and hanging up: %s",
+            state.call_id,
+            state.error,
+            extra={"call_id": state.call_id, "persona": state.persona},
+        )
+        self._task = asyncio.create_task(self._apologise(), name="dialroom-apology")
+
+    async def _apologise(self) -> None:
+        audio = await asyncio.to_thread(render, self._text)
+        with contextlib.suppress(RuntimeError):  # the session closed meanwhile: nobody to tell
+            with contextlib.suppress(Exception):
+                await self._session.interrupt(force=True)
+            handle = self._session.say(
+                self._text, audio=_frames(audio), allow_interruptions=False, add_to_chat_ctx=False
+            )
+            await handle
+            self._session.userdata.heard("assistant", self._text)  # what the caller heard
+            self._session.shutdown()
