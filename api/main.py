@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.body_limit import BodyLimitMiddleware
 from api.errors import plain_http_error
+from api.query import single_valued_query
 from api.routes import calls, campaigns, dnc, health, metrics
 from api.settings import ApiSettings
 
@@ -34,6 +35,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         version="0.1.0",
         description="Outbound AI voice calls on your own phone lines.",
         lifespan=lifespan,
+        dependencies=[Depends(single_valued_query)],
     )
     app.state.settings = settings
     app.add_exception_handler(StarletteHTTPException, plain_http_error)

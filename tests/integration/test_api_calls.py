@@ -217,6 +217,12 @@ def test_list_filters_by_status_and_persona_and_pages(client: TestClient) -> Non
     assert none["calls"] == []
 
 
+def test_a_repeated_query_parameter_is_a_422_naming_it(client: TestClient) -> None:
+    response = client.get("/api/calls?persona=demo&persona=receptionist", headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "persona"]
+
+
 def test_the_rate_limit_answers_429_with_retry_after(redis_url: str) -> None:
     with make_client(redis_url, rate_limit_per_minute=3) as limited:
         codes = [limited.get("/api/calls", headers=AUTH).status_code for _ in range(4)]
