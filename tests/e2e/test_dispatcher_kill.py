@@ -1,11 +1,11 @@
 """Calls queued through the API survive a dispatcher killed with SIGKILL at random moments:
 every call ends in exactly one terminal status and the far end is dialed exactly once per call.
 
-The whole stack runs (`start.py up --dev --auto-ports`, two workers); the dev outbound trunk
-points at an INVITE counter (`tests/support/invite_counter.py`) that logs each INVITE with the
-`X-Dialroom-Call-Id` the worker sends and answers 486 Busy Here, a terminal status with
-`max_attempts` 1. The counter's log, not Dialroom's own bookkeeping, is the proof of "never
-dialed twice".
+The whole stack runs (`start.py up --dev --auto-ports`, one worker: see NUM_AGENTS); the dev
+outbound trunk points at an INVITE counter (`tests/support/invite_counter.py`) that logs each
+INVITE with the `X-Dialroom-Call-Id` the worker sends and answers 486 Busy Here, a terminal
+status with `max_attempts` 1. The counter's log, not Dialroom's own bookkeeping, is the proof
+of "never dialed twice".
 
 start.py's supervisor does not restart a crashed child (it stops the whole stack), so the
 stack's own dispatcher is parked with SIGSTOP before any call is queued, and the test runs
@@ -42,11 +42,14 @@ from tests.support.stack import RunningStack, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-NUM_AGENTS = 2
-MAX_CALLS_PER_WORKER = 4
-# Half the workers' capacity: a call's job lingers in its worker for a few seconds after the
-# call has ended, and a dispatch that finds every worker full is dropped by livekit-server
-# (the call then fails after DIAL_TIMEOUT_S, undialed). That gap is not what this test is about.
+# One worker: on 2 cores two workers start four call processes at once, and each loads the
+# speech models; they then miss livekit-agents' 10 s start-up limit and their calls are lost.
+NUM_AGENTS = 1
+MAX_CALLS_PER_WORKER = 8
+# Half the worker's lines: a call's job lingers in its worker for a few seconds after the call
+# has ended, and a dispatch offered while every worker reports itself full is dropped by
+# livekit-server (the call then fails after DIAL_TIMEOUT_S, undialed). That gap is not what
+# this test is about.
 MAX_CONCURRENT_CALLS = NUM_AGENTS * MAX_CALLS_PER_WORKER // 2
 READY_LINE = "dispatcher ready"
 
