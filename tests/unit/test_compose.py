@@ -287,3 +287,23 @@ def test_compose_reads_only_variables_documented_in_env_example() -> None:
     used = set(re.findall(r"(?<!\$)\$\{(\w+)", COMPOSE_FILE.read_text()))
     assert used
     assert used <= set(env_example())
+
+
+# Settings compose leaves at their defaults on purpose: paths inside the image, dev mode (compose
+# is production) and the dispatcher's internal timing knobs.
+NOT_PASSED = {
+    *("AGENTS_DIR", "PROMPTS_DIR", "DIALROOM_DEV", "READY_TIMEOUT_S", "ANSWERED_TIMEOUT_S"),
+    *("CLAIM_IDLE_S", "DISPATCHER_NAME", "POLL_INTERVAL_S", "ROOM_EMPTY_TIMEOUT_S"),
+}
+
+
+@pytest.mark.parametrize(
+    ("service", "settings"),
+    [("api", ApiSettings), ("dispatcher", DispatcherSettings), ("worker", WorkerSettings)],
+)
+def test_every_setting_of_a_service_reaches_its_container(
+    service: str, settings: type[BaseSettings]
+) -> None:
+    environment = set(rendered_services()[service]["environment"])
+    wanted = {name.upper() for name in settings.model_fields} - NOT_PASSED
+    assert wanted <= environment, f"{service} misses {sorted(wanted - environment)}"
