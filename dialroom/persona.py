@@ -110,14 +110,20 @@ _ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
 class TransferTool(_Strict):
     """Hand the caller to a human: SIP REFER (cold) or brief-then-join (warm)."""
 
-    to: str = Field(description="tel:+E164 or sip:user@host")
+    to: str = Field(description="tel:+E164 or sip:user@host (warm: tel:+E164 only)")
     warm: bool = False
     description: str = "Transfer the caller to a human colleague when they ask for one."
+    # warm: what the human hears before the caller joins (a flow persona says it as is; an
+    # LLM persona adds it to the instructions of its summary)
+    briefing: str = "I have a caller on the line who asked for a person. Shall I connect them?"
 
     @model_validator(mode="after")
-    def _cold_only_for_now(self) -> TransferTool:
-        if self.warm:
-            raise ValueError("warm transfer is not supported yet; use `warm: false` (SIP REFER)")
+    def _warm_dials_a_number(self) -> TransferTool:
+        if self.warm and not re.fullmatch(r"(tel:)?\+?[0-9]{2,15}", self.to):
+            raise ValueError(
+                "a warm transfer dials `to` through the outbound trunk (SIP_OUTBOUND_TRUNK): "
+                "use tel:+E164"
+            )
         return self
 
 
@@ -139,13 +145,6 @@ class Tools(_Strict):
     transfer: TransferTool | None = None
     dtmf: bool = False
     http: tuple[HttpTool, ...] = ()
-
-
-class Voicemail(_Strict):
-    """What an outbound call does when a machine answers."""
-
-    action: Literal["hang_up", "leave_message"] = "hang_up"
-    message: str | None = None
 
 
 class PostCall(_Strict):
@@ -185,7 +184,6 @@ class Persona(_Strict):
     limits: Limits = Limits()
     flow: tuple[FlowStep, ...] = ()
     tools: Tools = Tools()
-    voicemail: Voicemail | None = None
     post_call: PostCall = PostCall()
     outbound: OutboundRules = OutboundRules()
 

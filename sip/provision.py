@@ -1,7 +1,8 @@
 """Provision the development inbound trunk and dispatch rule, idempotently.
 
 Calls from loopback to any number on the SIP bridge land in a new room `call-...`, and the
-worker named `agent_name` is dispatched into it with the default persona.
+worker named `agent_name` is dispatched into it with the default persona. Their `X-*` headers
+reach the persona as `{sip_h_*}` variables.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ async def provision_dev_inbound(
     trunk = await lk.sip.create_inbound_trunk(
         api.CreateSIPInboundTrunkRequest(
             trunk=api.SIPInboundTrunkInfo(
-                name=DEV_NAME, numbers=[], allowed_addresses=allowed_addresses
+                name=DEV_NAME,
+                numbers=[],
+                allowed_addresses=allowed_addresses,
+                # X-* headers become `sip.h.*` attributes ({sip_h_*} variables), as with
+                # telephony.yaml's default `include_headers: x`
+                include_headers=api.SIPHeaderOptions.SIP_X_HEADERS,
             )
         )
     )

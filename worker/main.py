@@ -36,7 +36,7 @@ from worker.providers import ProviderConfigError, check_keys
 from worker.routing import answer_not_in_service, header_variables, route_inbound
 from worker.session import build_session
 from worker.settings import ProviderKeys, WorkerSettings
-from worker.tools import do_not_call, tools_for
+from worker.tools import do_not_call, tools_for, warm_transfer
 from worker.tools.dtmf import Keypad
 
 logger = logging.getLogger("dialroom.worker")
@@ -249,6 +249,8 @@ def _on_item(state: CallState, ev: ConversationItemAddedEvent) -> None:
 def _on_close(ctx: JobContext, state: CallState, ev: CloseEvent) -> None:
     reason = str(ev.reason.value)
     state.outcome = state.outcome_override or OUTCOMES.get(reason, reason)
+    if warm_transfer.bridged(ctx.room):
+        return  # caller and human talk on; the room goes when either hangs up
     # The room outlives a caller who hangs up; deleting it ends the job and drops any leg left.
     ctx.delete_room()
 

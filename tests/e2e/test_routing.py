@@ -93,13 +93,15 @@ def routed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSt
         running.stop()
 
 
-def call(stack: RunningStack, number: str, tmp_path: Path) -> tuple[str, dict]:
-    """Dial `number`; what the caller heard (transcribed) and the call record."""
+def call(
+    stack: RunningStack, number: str, tmp_path: Path, *, bind: str | None = None
+) -> tuple[str, dict]:
+    """Dial `number` (from loopback address `bind`); what the caller heard and the record."""
     client = redis.Redis(port=stack.redis_port)
     before = set(client.zrange(CALLS_BY_END, 0, -1))
     heard = tmp_path / f"heard-{number}.wav"
     uri = stack.state.sip_uri.replace("sip:1000@", f"sip:{number}@")
-    result = dial(uri, result_dir=tmp_path, record=heard, hangup_after=8, timeout=30)
+    result = dial(uri, result_dir=tmp_path, record=heard, hangup_after=8, timeout=30, bind=bind)
     assert result.call.status_code == 200, f"{number}: {result.call.reason}"
     deadline = time.monotonic() + 20
     while not (new := set(client.zrange(CALLS_BY_END, 0, -1)) - before):
@@ -133,12 +135,16 @@ def test_a_number_with_no_persona_and_no_default_hears_not_in_service(
     assert record["outcome"] == "not_in_service" and record["called_number"] == "2201"
 
 
-def test_a_call_from_an_address_the_trunk_does_not_allow_is_rejected(
+def test_a_trunk_answers_its_allowed_address_and_drops_others(
     routed_stack: RunningStack, tmp_path: Path
 ) -> None:
-    # `locked` allows only 127.0.0.2; the phone calls from 127.0.0.1. The bridge drops such a
-    # call without an answer (no hint for scanners), so the phone gives up: never connected,
-    # no room, no agent, no call record.
+    # `locked` allows only 127.0.0.2: a phone calling from there is answered by the rule's
+    # default persona (SIP and RTP between 127.0.0.2 and the bridge on 127.0.0.1)...
+    text, record = call(routed_stack, "2301", tmp_path, bind="127.0.0.2")
+    assert "alpha desk" in text, f"the allowed address was not answered: {text!r}"
+    assert record["persona"] == "alpha" and record["called_number"] == "2301", record
+    # ...while the same call from 127.0.0.1 is dropped without an answer (no hint for
+    # scanners), so the phone gives up: never connected, no room, no agent, no call record.
     client = redis.Redis(port=routed_stack.redis_port)
     before = client.zcard(CALLS_BY_END)
     uri = routed_stack.state.sip_uri.replace("sip:1000@", "sip:2301@")
@@ -148,7 +154,9 @@ def test_a_call_from_an_address_the_trunk_does_not_allow_is_rejected(
     closed = [
         line
         for line in routed_stack.log("livekit-sip").splitlines()
-        if "Closing inbound call" in line and '"toUser": "2301"' in line
+        if "Closing inbound call" in line
+        and '"toUser": "2301"' in line
+        and '"fromIP": "127.0.0.1"' in line
     ]
     assert closed and all('"result": "client_error"' in line for line in closed), closed
     time.sleep(2)

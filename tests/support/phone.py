@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 import wave
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -190,9 +190,19 @@ def start_dialing(
     dtmf: Sequence[tuple[str, float]] = (),
     from_user: str = "caller",
     timeout: float = 60.0,
+    headers: Mapping[str, str] | None = None,
+    bind: str | None = None,
 ) -> PhoneProcess:
-    """Place one call in the background; the phone gives up after `timeout` seconds."""
+    """Place one call in the background; the phone gives up after `timeout` seconds.
+
+    `headers` go on the INVITE (a carrier's `X-Customer-Id`); `bind` is the loopback address
+    the phone calls from (SIP and RTP), e.g. 127.0.0.2 to test a trunk's allowed addresses.
+    """
     argv = ["dial", "--uri", uri, "--from-user", from_user, "--duration", str(timeout)]
+    for name, value in (headers or {}).items():
+        argv += ["--header", f"{name}: {value}"]
+    if bind is not None:
+        argv += ["--bind", bind]
     argv += _script_argv(play, record, hangup_after, dtmf)
     return PhoneProcess(argv, result_dir=result_dir, name="dial")
 
@@ -207,6 +217,8 @@ def dial(
     dtmf: Sequence[tuple[str, float]] = (),
     from_user: str = "caller",
     timeout: float = 60.0,
+    headers: Mapping[str, str] | None = None,
+    bind: str | None = None,
 ) -> PhoneResult:
     """Place one call and wait for it to end (blocking; see start_dialing)."""
     with start_dialing(
@@ -218,6 +230,8 @@ def dial(
         dtmf=dtmf,
         from_user=from_user,
         timeout=timeout,
+        headers=headers,
+        bind=bind,
     ) as phone:
         return phone.result(timeout + 15.0)
 
@@ -287,6 +301,13 @@ def _timed(value: str) -> tuple[str, float]:
     return thing, float(at)
 
 
+def _header(value: str) -> tuple[str, str]:
+    name, sep, text = value.partition(":")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"not a header (NAME: VALUE): {value}")
+    return name.strip(), text.strip()
+
+
 def _timed_wav(value: str) -> tuple[Path, float]:
     name, at = _timed(value)
     if not Path(name).is_file():
@@ -311,6 +332,15 @@ def _parser() -> argparse.ArgumentParser:
     dial_p.add_argument("--uri", required=True, help="e.g. sip:1000@127.0.0.1:5060")
     dial_p.add_argument("--from-user", default="caller", metavar="USER", help="user part of From")
     dial_p.add_argument("--port", "--from-port", type=int, default=0, help="local SIP port")
+    dial_p.add_argument(
+        "--header",
+        type=_header,
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="extra SIP header on the INVITE (repeatable)",
+    )
+    dial_p.add_argument("--bind", metavar="IP", help="loopback address to call from (127.0.0.2)")
     answer_p = modes.add_parser("answer", help="answer incoming calls", epilog=TIMING_HELP)
     answer_p.add_argument("--port", type=int, required=True, help="SIP port to listen on")
     answer_p.add_argument("--code", type=int, default=200, help="final answer; 0 = ring forever")

@@ -166,8 +166,18 @@ class Phone:
     """One SIP endpoint with one account; dials out, or answers by `policy` when given one."""
 
     def __init__(
-        self, *, port: int, user: str, script: Script, policy: AnswerPolicy | None, verbose: bool
+        self,
+        *,
+        port: int,
+        user: str,
+        script: Script,
+        policy: AnswerPolicy | None,
+        verbose: bool,
+        host: str = HOST,
+        headers: list[tuple[str, str]] | None = None,
     ) -> None:
+        self.host = host  # SIP and RTP bind here; another loopback address tests allow-lists
+        self.headers = headers or []  # extra headers on the INVITE we send
         self.script = script
         self.policy = policy
         self.calls: list[PhoneCall] = []
@@ -188,7 +198,7 @@ class Phone:
         self.ep.libCreate()
         self.ep.libInit(cfg)
         transport = pj.TransportConfig()
-        transport.port, transport.boundAddress = port, HOST
+        transport.port, transport.boundAddress = port, self.host
         transport_id = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
         self.ep.libStart()
         self.ep.audDevManager().setNullDev()
@@ -198,10 +208,10 @@ class Phone:
 
     def _create_account(self, user: str) -> PhoneAccount:
         cfg = pj.AccountConfig()
-        cfg.idUri = f"sip:{user}@{HOST}:{self.port}"
+        cfg.idUri = f"sip:{user}@{self.host}:{self.port}"
         cfg.natConfig.iceEnabled = False
         cfg.natConfig.sipStunUse = cfg.natConfig.mediaStunUse = pj.PJSUA_STUN_USE_DISABLED
-        cfg.mediaConfig.transportConfig.boundAddress = HOST
+        cfg.mediaConfig.transportConfig.boundAddress = self.host
         account = PhoneAccount(self._on_incoming)
         account.create(cfg)
         return account
@@ -245,8 +255,13 @@ class Phone:
         call.on_refer = self._referred_call
         self.calls.append(call)
         call.outcome.invite_sent_at = time.time()
+        op = pj.CallOpParam(True)
+        for name, value in self.headers:
+            header = pj.SipHeader()
+            header.hName, header.hValue = name, value
+            op.txOption.headers.append(header)
         try:
-            call.makeCall(uri, pj.CallOpParam(True))
+            call.makeCall(uri, op)
         except pj.Error:
             self.calls.remove(call)  # no call exists to hang up or report on
             raise
@@ -296,7 +311,13 @@ def _phone_from_args(args: argparse.Namespace) -> Phone:
     )
     if args.mode == "dial":
         return Phone(
-            port=args.port, user=args.from_user, script=script, policy=None, verbose=args.verbose
+            port=args.port,
+            user=args.from_user,
+            script=script,
+            policy=None,
+            verbose=args.verbose,
+            host=args.bind or HOST,
+            headers=args.header,
         )
     policy = AnswerPolicy(code=args.code, ring_s=args.ring_s, max_calls=args.max_calls)
     return Phone(port=args.port, user="phone", script=script, policy=policy, verbose=args.verbose)

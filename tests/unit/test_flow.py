@@ -139,6 +139,7 @@ async def test_flow_llm_presses_keys_then_hangs_up_and_says_nothing_after_tools(
         result.expect.no_more_events()
 
 
-def test_warm_transfer_is_refused_until_it_is_implemented() -> None:
-    with pytest.raises(ValidationError, match="warm transfer is not supported yet"):
-        TransferTool(to="tel:+15551230000", warm=True)
+def test_warm_transfer_dials_a_number_through_the_outbound_trunk() -> None:
+    assert TransferTool(to="tel:+15551230000", warm=True).warm
+    with pytest.raises(ValidationError, match="use tel:"):
+        TransferTool(to="sip:desk@pbx.example.com", warm=True)

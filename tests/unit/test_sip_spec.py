@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from livekit import api
 
 from dialroom.paths import AGENTS_DIR, SIP_DIR
+from sip.objects import desired_views, inbound_proto
 from sip.secrets import SecretsError, needed_secrets, resolve_secrets
 from sip.spec import TELEPHONY_FILE, SpecError, load_spec
 
@@ -158,3 +160,27 @@ def test_the_carrier_guide_shows_each_example_exactly(path: Path) -> None:
     )
     guide = (SIP_DIR.parent / "docs" / "carriers.md").read_text()
     assert f"`sip/examples/{path.name}`:\n\n```yaml\n{body}```" in guide
+
+
+@pytest.mark.parametrize(
+    ("line", "sent"),
+    [
+        ("", "SIP_X_HEADERS"),
+        ("    include_headers: all\n", "SIP_ALL_HEADERS"),
+        ("    include_headers: none\n", "SIP_NO_HEADERS"),
+    ],
+)
+def test_include_headers_tells_the_bridge_which_headers_become_variables(
+    tmp_path: Path, line: str, sent: str
+) -> None:
+    # Default `x`: a carrier's X-Customer-Id reaches the persona as {sip_h_x_customer_id}.
+    text = GOOD.replace("    auth: {username: me", line + "    auth: {username: me")
+    spec = load_spec(write(tmp_path, text), agents_dir=AGENTS_DIR)
+    trunk = desired_views(spec, {"MAIN_PASSWORD": "x"}, agent_name="a")[0]  # inbound first
+    assert inbound_proto(trunk).include_headers == api.SIPHeaderOptions.Value(sent)
+
+
+def test_an_unknown_include_headers_value_names_the_choices(tmp_path: Path) -> None:
+    text = GOOD.replace("    auth: {", "    include_headers: some\n    auth: {")
+    with pytest.raises(SpecError, match=r"inbound\.0\.include_headers: .*'none', 'x' or 'all'"):
+        load_spec(write(tmp_path, text), agents_dir=AGENTS_DIR)
