@@ -10,9 +10,9 @@ so each call ends at once and nothing but the path to the INVITE is measured. Tw
 
 Every time is `time.time()` on this machine (the counter and this process share the clock).
 The call's status history splits each number into stages: the API accepting it, the queue
-wait until the dispatcher moved it to `dialing`, the worker's job starting (LiveKit assigning
-the dispatch, a call process taking it) until the worker marked it `dialing`, and the SIP
-bridge sending the INVITE. It prints p50 / p95; it never asserts them.
+wait until the dispatcher moved it to `dialing` (and dispatched it), and from there to the
+INVITE: LiveKit assigning the dispatch, a call process of the worker taking it, the worker
+loading the persona and asking the SIP bridge to dial. It prints p50 / p95; it never asserts them.
 
     .venv/bin/python -m bench.post_to_invite
     .venv/bin/python -m bench.post_to_invite --idle 5 --burst 40 --rate 20
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -42,13 +43,12 @@ from dialroom.settings import DEV_DIALROOM_API_KEY
 from tests.support.invite_counter import InviteCounter, ReceivedInvite
 from tests.support.stack import RunningStack, running_stack
 
-STAGES = ("post_to_invite", "api", "queue", "worker", "sip")
+STAGES = ("post_to_invite", "api", "queue", "to_invite")
 STAGE_NOTES = {
     "post_to_invite": "POST sent -> INVITE at the phone",
     "api": "POST sent -> queued (API)",
     "queue": "queued -> dispatcher's dialing",
-    "worker": "dispatched -> worker's dialing",
-    "sip": "worker's dialing -> INVITE",
+    "to_invite": "dispatched -> INVITE (worker job, SIP)",
 }
 CALL_WAIT_S = 300.0  # a call whose INVITE has not come by then counts as lost
 
@@ -63,8 +63,7 @@ class Timing:
     post_to_invite: float
     api: float
     queue: float
-    worker: float
-    sip: float
+    to_invite: float
 
 
 async def post(client: httpx.AsyncClient, n: int) -> tuple[str, float]:
@@ -75,12 +74,16 @@ async def post(client: httpx.AsyncClient, n: int) -> tuple[str, float]:
     return str(response.json()["call_id"]), sent
 
 
-async def invite_for(counter: InviteCounter, call_id: str) -> ReceivedInvite:
+async def invite_for(counter: InviteCounter, redis: Redis, call_id: str) -> ReceivedInvite | None:
+    """The call's INVITE; None when the call ended without one (it was lost on the way)."""
     deadline = time.monotonic() + CALL_WAIT_S
     while time.monotonic() < deadline:
         for invite in counter.invites():
             if invite.dialroom_call_id == call_id:
                 return invite
+        history = await status_history(redis, call_id)
+        if history and history[-1].status in TERMINAL:
+            return None
         await asyncio.sleep(0.02)
     raise TimeoutError(f"no INVITE for call {call_id} within {CALL_WAIT_S:.0f}s")
 
@@ -96,28 +99,30 @@ async def ended(redis: Redis, call_id: str) -> None:
 async def timing(redis: Redis, call_id: str, sent: float, invite: ReceivedInvite) -> Timing:
     history = await status_history(redis, call_id)
     queued = next(e.at for e in history if e.status == CallStatus.QUEUED)
-    # The dispatcher writes `dialing` before it dispatches; the worker again before it dials.
-    dispatched, dialing = [e.at for e in history if e.status == CallStatus.DIALING][:2]
+    dispatched = next(e.at for e in history if e.status == CallStatus.DIALING)  # dispatcher's
     at = invite.received_at
     return Timing(
         post_to_invite=at - sent,
         api=queued - sent,
         queue=dispatched - queued,
-        worker=dialing - dispatched,
-        sip=at - dialing,
+        to_invite=at - dispatched,
     )
 
 
 async def one_call(
     client: httpx.AsyncClient, redis: Redis, counter: InviteCounter, n: int
-) -> Timing:
+) -> Timing | str:
+    """The call's stages, or why it never reached the phone (its last status detail)."""
     call_id, sent = await post(client, n)
-    invite = await invite_for(counter, call_id)
+    invite = await invite_for(counter, redis, call_id)
     await ended(redis, call_id)
+    if invite is None:
+        last = (await status_history(redis, call_id))[-1]
+        return f"{last.status.value}: {last.detail}"
     return await timing(redis, call_id, sent, invite)
 
 
-async def idle(stack: RunningStack, counter: InviteCounter, calls: int) -> list[Timing]:
+async def idle(stack: RunningStack, counter: InviteCounter, calls: int) -> list[Timing | str]:
     async with clients(stack) as (client, redis):
         await one_call(client, redis, counter, 9999)  # warm-up, not counted
         return [await one_call(client, redis, counter, n) for n in range(calls)]
@@ -125,11 +130,11 @@ async def idle(stack: RunningStack, counter: InviteCounter, calls: int) -> list[
 
 async def burst(
     stack: RunningStack, counter: InviteCounter, calls: int, rate: float
-) -> list[Timing]:
+) -> list[Timing | str]:
     async with clients(stack) as (client, redis):
         start = time.time()
 
-        async def paced(n: int) -> Timing:
+        async def paced(n: int) -> Timing | str:
             await asyncio.sleep(max(0.0, start + n / rate - time.time()))
             return await one_call(client, redis, counter, 1000 + n)
 
@@ -153,24 +158,30 @@ def cells(values: list[float]) -> list[str]:
     return [f"{p50:.2f} s", f"{p95:.2f} s", f"{min(values):.2f} s", f"{max(values):.2f} s"]
 
 
-def report(results: dict[str, list[Timing]], *, rate: float, agents: int, per_worker: int) -> None:
+def report(results: dict[str, list[Timing | str]], *, settings: dict[str, str]) -> None:
     table = Table(title="POST -> INVITE at the phone (486 Busy Here, 1 attempt)")
     for column in ("scenario", "stage", "calls", "p50", "p95", "min", "max", "what"):
         table.add_column(
             column, justify="right" if column not in ("scenario", "stage", "what") else "left"
         )
-    for scenario, timings in results.items():
-        for stage in STAGES:
+    for scenario, outcomes in results.items():
+        timings = [t for t in outcomes if isinstance(t, Timing)]
+        for stage in STAGES if timings else ():
             values = [getattr(t, stage) for t in timings]
             label = scenario if stage == STAGES[0] else ""
             name = stage if stage == STAGES[0] else f"  {stage}"
             table.add_row(label, name, str(len(values)), *cells(values), STAGE_NOTES[stage])
     console.print(table)
+    for scenario, outcomes in results.items():
+        lost = [t for t in outcomes if isinstance(t, str)]
+        if lost:
+            console.print(f"[red]{scenario}: {len(lost)} of {len(outcomes)} calls never rang:[/]")
+            for why, count in Counter(lost).most_common():
+                console.print(f"  {count} x {why}")
     load1, load5, load15 = os.getloadavg()
+    knobs = ", ".join(f"{name} {value}" for name, value in settings.items())
     console.print(
-        f"burst at {rate:g} calls/s; NUM_AGENTS {agents}, MAX_CALLS_PER_WORKER {per_worker}, "
-        f"MAX_CONCURRENT_CALLS {agents * per_worker}; {os.cpu_count()} CPUs, "
-        f"load average {load1:.2f}, {load5:.2f}, {load15:.2f}"
+        f"{knobs}; {os.cpu_count()} CPUs, load average {load1:.2f}, {load5:.2f}, {load15:.2f}"
     )
 
 
@@ -179,8 +190,10 @@ def main(
     idle_calls: Annotated[int, typer.Option("--idle", min=1, help="Calls one at a time.")] = 10,
     burst_calls: Annotated[int, typer.Option("--burst", min=1, help="Calls in the burst.")] = 40,
     rate: Annotated[float, typer.Option(min=0.1, help="Burst rate, calls per second.")] = 20.0,
-    agents: Annotated[int, typer.Option(min=1, help="NUM_AGENTS (worker processes).")] = 2,
-    per_worker: Annotated[int, typer.Option(min=1, help="MAX_CALLS_PER_WORKER.")] = 4,
+    agents: Annotated[int, typer.Option(min=1, help="NUM_AGENTS (worker processes).")] = 1,
+    per_worker: Annotated[int, typer.Option(min=1, help="MAX_CALLS_PER_WORKER.")] = 8,
+    concurrent: Annotated[int, typer.Option(min=1, help="MAX_CONCURRENT_CALLS.")] = 4,
+    warm: Annotated[int, typer.Option(min=0, help="WORKER_IDLE_PROCESSES.")] = 5,
     run_dir: Annotated[
         Path, typer.Option(help="The stack's run directory (logs, INVITE log).")
     ] = ROOT / ".run" / "bench-post-to-invite",
@@ -188,12 +201,19 @@ def main(
     """Time from POST /api/outbound-call to the INVITE at the phone, idle and in a burst."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "invites.jsonl").unlink(missing_ok=True)
+    settings = {
+        "NUM_AGENTS": str(agents),
+        "MAX_CALLS_PER_WORKER": str(per_worker),
+        "MAX_CONCURRENT_CALLS": str(concurrent),
+        "WORKER_IDLE_PROCESSES": str(warm),
+        "DIAL_TIMEOUT_S": "30",  # a call no worker takes fails after this: reported, not waited
+        "burst rate": f"{rate:g}/s",
+    }
     with InviteCounter(0, log=run_dir / "invites.jsonl") as counter:
         env = {
             "SIP_DEV_OUTBOUND_ADDRESS": f"127.0.0.1:{counter.port}",
-            "MAX_CALLS_PER_WORKER": str(per_worker),
-            "MAX_CONCURRENT_CALLS": str(agents * per_worker),
             "RATE_LIMIT_PER_MINUTE": "100000",
+            **{k: v for k, v in settings.items() if k.isupper() and k != "NUM_AGENTS"},
         }
         console.print("starting the stack")
         with running_stack(run_dir / "stack", num_agents=agents, env=env) as stack:
@@ -201,7 +221,7 @@ def main(
             results = {"idle": asyncio.run(idle(stack, counter, idle_calls))}
             console.print(f"burst: {burst_calls} calls at {rate:g}/s")
             results["burst"] = asyncio.run(burst(stack, counter, burst_calls, rate))
-    report(results, rate=rate, agents=agents, per_worker=per_worker)
+    report(results, settings=settings)
     console.print(f"logs and the INVITE log: {run_dir}")
 
 

@@ -16,7 +16,7 @@ from sip.provision import provision_dev_inbound, provision_dev_outbound
 from stack.ports import HOST
 from stack.services import StackPlan, stack_services
 from stack.state import ServiceState, StackState, clear_state, write_state
-from stack.supervisor import StartError, Supervisor
+from stack.supervisor import StartError, Supervisor, stop_group
 
 Report = Callable[[str], None]
 
@@ -64,12 +64,17 @@ def run_stack(
 def _watch(supervisor: Supervisor, status: Report) -> int:
     while True:
         crashed = supervisor.first_exited()
-        if crashed is not None:
-            raise StartError(
-                f"{crashed.service.name} stopped unexpectedly (code "
-                f"{crashed.process.returncode}); see {crashed.service.log}"
-            )
-        time.sleep(0.5)
+        if crashed is None:
+            time.sleep(0.5)
+            continue
+        why = f"{crashed.service.name} stopped unexpectedly (code {crashed.process.returncode})"
+        if not crashed.service.name.startswith("worker-"):
+            raise StartError(f"{why}; see {crashed.service.log}")
+        # One worker's crash must not end the other workers' calls: start it again.
+        status(f"{why}; starting it again (see {crashed.service.log})")
+        supervisor.running.remove(crashed)
+        stop_group(crashed.process, grace_s=0)  # what it forked
+        supervisor.start(crashed.service)
 
 
 async def _provision(plan: StackPlan, persona: str) -> None:

@@ -27,6 +27,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, phone_port: int) -> Iterator
         "SIP_DEV_OUTBOUND_ADDRESS": f"127.0.0.1:{phone_port}",
         "RING_TIMEOUT_S": "6",
         "RETRY_DELAY_S": "1",
+        "RATE_LIMIT_PER_MINUTE": "100000",  # the tests poll; the limit has its own test
     }
     running = start_stack(tmp_path_factory.mktemp("api-outbound"), num_agents=1, env=env)
     yield running
@@ -50,7 +51,9 @@ def place(client: httpx.Client, **body: Any) -> str:
 def wait_final(client: httpx.Client, call_id: str, *, attempts: int, timeout: float = 90) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        call = client.get(f"/api/calls/{call_id}").json()
+        response = client.get(f"/api/calls/{call_id}")
+        assert response.status_code == 200, response.text
+        call = response.json()
         if call["status"] in TERMINAL and call["attempts"] == attempts:
             return call
         time.sleep(0.5)

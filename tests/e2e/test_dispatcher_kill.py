@@ -34,7 +34,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import Redis
 
 from dialroom import dial_queue
-from dialroom.call_status import TERMINAL, CallStatus, current_status, status_history
+from dialroom.call_status import TERMINAL, current_status, status_history
 from dialroom.paths import ROOT
 from dialroom.settings import DEV_API_KEY, DEV_API_SECRET, DEV_DIALROOM_API_KEY
 from tests.support.invite_counter import InviteCounter
@@ -48,9 +48,14 @@ NUM_AGENTS = 1
 MAX_CALLS_PER_WORKER = 8
 # Half the worker's lines: a call's job lingers in its worker for a few seconds after the call
 # has ended, and a dispatch offered while every worker reports itself full is dropped by
-# livekit-server (the call then fails after DIAL_TIMEOUT_S, undialed). That gap is not what
-# this test is about.
+# livekit-server (the call then fails after DIAL_TIMEOUT_S, undialed).
 MAX_CONCURRENT_CALLS = NUM_AGENTS * MAX_CALLS_PER_WORKER // 2
+# livekit-agents counts each accepted-but-not-started job of an idle worker as
+# 1 / WORKER_IDLE_PROCESSES of its load: with the default of 1, the first call after a pause
+# makes the worker report itself full for a few seconds and the next dispatch is dropped. One
+# warm process per concurrent call keeps that estimate under the threshold. Both gaps are
+# outside what this test is about (see the report of issue 4).
+WORKER_IDLE_PROCESSES = MAX_CONCURRENT_CALLS + 1
 READY_LINE = "dispatcher ready"
 
 
@@ -63,6 +68,7 @@ class KillTestSettings(BaseSettings):
     seed: int | None = None
     max_gap_s: float = 3.0  # a kill lands 0..max_gap_s after the dispatcher is ready
     stop_killing_at: float = 0.9  # fraction of calls ended after which the last one may finish
+    drain_limit_s: float = 700.0  # every call must have ended by then
 
 
 knobs = KillTestSettings()
@@ -81,6 +87,7 @@ def stack(
     env = {
         "SIP_DEV_OUTBOUND_ADDRESS": f"127.0.0.1:{counter.port}",
         "MAX_CALLS_PER_WORKER": str(MAX_CALLS_PER_WORKER),
+        "WORKER_IDLE_PROCESSES": str(WORKER_IDLE_PROCESSES),
         "RATE_LIMIT_PER_MINUTE": "100000",  # the test is one client placing every call
     }
     running = start_stack(tmp_path_factory.mktemp("kill"), num_agents=NUM_AGENTS, env=env)
@@ -192,18 +199,19 @@ async def test_a_dispatcher_killed_at_random_dials_every_call_exactly_once(
     started = time.monotonic()
     dispatcher.start()
     kills: list[Counter[str]] = []
+    deadline = started + knobs.drain_limit_s
     try:
-        while ended(counts := await statuses(store, call_ids)) < knobs.stop_killing_at * len(
-            call_ids
-        ):
+        counts = await statuses(store, call_ids)
+        while ended(counts) < knobs.stop_killing_at * len(call_ids):
+            assert time.monotonic() < deadline, f"calls did not end: {dict(counts)}"
             await dispatcher.ready()
             await asyncio.sleep(rng.uniform(0, knobs.max_gap_s))
             dispatcher.kill()
-            kills.append(await statuses(store, call_ids))
-            print(f"kill {len(kills)} at {time.monotonic() - started:.1f}s: {dict(kills[-1])}")
+            kills.append(counts := await statuses(store, call_ids))
+            print(f"kill {len(kills)} at {time.monotonic() - started:.1f}s: {dict(counts)}")
             dispatcher.start()
         while ended(counts) < len(call_ids) or not await settled(store):
-            assert time.monotonic() - started < 700, f"calls did not end: {dict(counts)}"
+            assert time.monotonic() < deadline, f"calls did not end: {dict(counts)}"
             await asyncio.sleep(0.5)
             counts = await statuses(store, call_ids)
         await asyncio.sleep(2)  # a stray second dial would be in flight by now; let it land
@@ -212,18 +220,18 @@ async def test_a_dispatcher_killed_at_random_dials_every_call_exactly_once(
     print(f"drained in {time.monotonic() - started:.1f}s with {len(kills)} kills")
     assert kills and ended(kills[0]) < len(call_ids), "the first kill came after the last call"
 
+    invites = Counter(invite.dialroom_call_id for invite in counter.invites())
+    unknown = {c: n for c, n in invites.items() if c not in set(call_ids)}
+    assert not unknown, f"INVITEs for calls nobody placed: {unknown}"
+    twice = {c: invites[c] for c in call_ids if invites[c] > 1}
+    assert not twice, f"calls dialed more than once (call id: INVITEs): {twice}"
+
     histories = {call_id: await status_history(store, call_id) for call_id in call_ids}
     terminal_events = {
-        call_id: [e.status for e in events if e.status in TERMINAL]
+        call_id: [e.status.value for e in events if e.status in TERMINAL]
         for call_id, events in histories.items()
     }
     not_once = {c: t for c, t in terminal_events.items() if len(t) != 1}
     assert not not_once, f"calls without exactly one terminal status: {not_once}"
-    assert {t[0] for t in terminal_events.values()} == {CallStatus.BUSY}
-
-    invites = Counter(invite.dialroom_call_id for invite in counter.invites())
-    unknown = {c: n for c, n in invites.items() if c not in histories}
-    assert not unknown, f"INVITEs for calls nobody placed: {unknown}"
-    dialed = {call_id: invites[call_id] for call_id in call_ids}
-    wrong = {c: n for c, n in dialed.items() if n != 1}
-    assert not wrong, f"calls not dialed exactly once (call id: INVITEs): {wrong}"
+    never = {c: histories[c][-1].detail for c in call_ids if invites[c] == 0}
+    assert not never, f"{len(never)} calls never dialed (call id: last status detail): {never}"
