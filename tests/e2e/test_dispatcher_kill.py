@@ -12,7 +12,8 @@ stack's own dispatcher is parked with SIGSTOP before any call is queued, and the
 `python -m dispatcher` itself against the stack's Redis and LiveKit, with the environment
 start.py gives it and one stable consumer name, and restarts it after every kill the way a
 process manager would. The kill moments come from a seeded RNG; the seed is printed, and
-`KILL_TEST_SEED` replays a run. `KILL_TEST_CALLS` changes the number of calls (default 60 in CI; the issue asks for 200, which takes 10-20 minutes on 2 cores: `KILL_TEST_CALLS=200`).
+`KILL_TEST_SEED` replays a run. `KILL_TEST_CALLS` changes the number of calls: 60 by
+default (CI); the issue's 200 (`KILL_TEST_CALLS=200`) takes 10-20 minutes on 2 cores.
 """
 
 from __future__ import annotations
