@@ -192,6 +192,11 @@ async def status_history(redis: Redis, call_id: str) -> list[StatusEvent]:
     return [StatusEvent.model_validate(json.loads(item)) for item in raw]
 
 
+async def dial_claimed(redis: Redis, call_id: str, attempt: int) -> bool:
+    """Whether a worker (or a sweep failing the call) has taken the attempt's dial gate."""
+    return bool(await redis.exists(DIAL_GATE_KEY.format(call_id=call_id, attempt=attempt)))
+
+
 async def claim_dial(redis: Redis, call_id: str, attempt: int) -> bool:
     """True for exactly one caller per (call, attempt): the gate that prevents a double dial
     when a dispatch is delivered twice (dispatcher crash, worker retry)."""

@@ -35,6 +35,7 @@ from dialroom.redact import mask_number
 from dispatcher import webhooks
 from dispatcher.campaigns import feed_campaigns
 from dispatcher.dispatch import TRANSIENT, DispatchRefused, dispatch_once
+from dispatcher.redispatch import redispatch_untaken
 from dispatcher.rules import Closed, closed_now, rules_for
 from dispatcher.settings import DispatcherSettings
 from dispatcher.stream import DialStream, Job
@@ -44,6 +45,7 @@ logger = logging.getLogger("dialroom.dispatcher")
 
 BACKOFF_S = (0.5, 1, 2, 5, 10, 30)  # between tries of a dispatch LiveKit could not take
 REDIS_PAUSE_S = 2.0  # before trying again when Redis does not answer
+REDISPATCH_EVERY_S = 2.0  # how often calls nobody took are looked for (a LiveKit request each)
 
 
 class Dispatcher:
@@ -99,7 +101,7 @@ class Dispatcher:
             )
             if not self.settings.webhook_secret:
                 logger.warning("WEBHOOK_SECRET is not set: callback_url requests go unsigned")
-            watching = asyncio.create_task(self._watch(sender))
+            watching = asyncio.create_task(self._watch(lk, sender))
             try:
                 await self._dispatch_loop(lk, burst=burst)
                 await sweep(self.redis, self.settings)
@@ -126,19 +128,29 @@ class Dispatcher:
                 with contextlib.suppress(RedisError, OSError):
                     await self.stream.ensure_group()  # a Redis that lost its data lost it too
 
-    async def _watch(self, sender: webhooks.WebhookSender) -> None:
+    async def _watch(self, lk: api.LiveKitAPI, sender: webhooks.WebhookSender) -> None:
         health = self.settings.dispatcher_health_file
         alive = Path(health) if health else None
+        next_redispatch = 0.0
         while not self._stopping.is_set():
             try:
                 await sweep(self.redis, self.settings)
                 await sender.deliver_due()  # starts the deliveries; never waits for them
+                if time.monotonic() >= next_redispatch:
+                    next_redispatch = time.monotonic() + REDISPATCH_EVERY_S
+                    await self._redispatch(lk)
             except (RedisError, OSError) as err:
                 await self._redis_trouble(err)
             else:
                 if alive is not None:
                     await asyncio.to_thread(alive.touch)  # healthy: swept, Redis answered
             await asyncio.sleep(self.settings.poll_interval_s)
+
+    async def _redispatch(self, lk: api.LiveKitAPI) -> None:
+        try:
+            await redispatch_untaken(self.redis, lk, self.settings)
+        except (*TRANSIENT, api.TwirpError, DispatchRefused) as err:
+            logger.warning("looking for untaken dispatches failed (%s); later", err)
 
     async def _redis_trouble(self, err: Exception) -> None:
         logger.warning("Redis unavailable (%s); again in %gs", err, REDIS_PAUSE_S)

@@ -19,6 +19,11 @@ class DispatcherSettings(CommonSettings):
     dial_timeout_s: float = Field(
         default=180.0, gt=0, description="A call dialing this long since its last update fails"
     )
+    redispatch_after_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="A dialing call's dispatch no worker took this long is dispatched again",
+    )
     answered_timeout_s: float = Field(
         default=3600.0, gt=0, description="An answered call with no end reported this long fails"
     )

@@ -151,6 +151,7 @@ def worker_service(plan: StackPlan, index: int) -> Service:
         start_timeout_s=120.0,
         stop_grace_s=plan.worker_drain_s,
         address=f"http://{HOST}:{port}/worker",
+        group="worker",
     )
 
 

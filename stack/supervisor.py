@@ -31,6 +31,9 @@ class Service:
     start_timeout_s: float = 60.0
     stop_grace_s: float = 10.0  # workers: long enough for running calls to finish (drain)
     address: str = ""
+    # Replicas (the workers) share a group and are stopped together, so their drains overlap
+    # instead of adding up.
+    group: str = ""
 
 
 @dataclass
@@ -88,30 +91,50 @@ class Supervisor:
         return next((r for r in self.running if r.process.poll() is not None), None)
 
     def stop_all(self, *, grace_s: float | None = None) -> None:
-        """Stop in reverse start order: workers first, Redis last."""
-        for running in reversed(self.running):
-            grace = running.service.stop_grace_s if grace_s is None else grace_s
-            stop_group(running.process, grace_s=grace)
+        """Stop in reverse start order: workers first (all at once), Redis last."""
+        for batch in _batches(list(reversed(self.running))):
+            grace = max(r.service.stop_grace_s for r in batch) if grace_s is None else grace_s
+            stop_groups([r.process for r in batch], grace_s=grace)
         self.running.clear()
 
 
+def _batches(running: list[Running]) -> list[list[Running]]:
+    """Neighbours of one group form one batch; every other service is a batch of its own."""
+    batches: list[list[Running]] = []
+    for entry in running:
+        group = entry.service.group
+        if batches and group and batches[-1][0].service.group == group:
+            batches[-1].append(entry)
+        else:
+            batches.append([entry])
+    return batches
+
+
 def stop_group(process: subprocess.Popen[bytes], *, grace_s: float) -> None:
-    """SIGTERM the child, give it grace_s to finish, then SIGKILL its whole process group.
+    stop_groups([process], grace_s=grace_s)
+
+
+def stop_groups(processes: list[subprocess.Popen[bytes]], *, grace_s: float) -> None:
+    """SIGTERM each child, give them grace_s to finish, then SIGKILL their process groups.
 
     Only the leader gets SIGTERM: a worker then drains (takes no new calls, lets its running
     calls end) and stops its call processes itself."""
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        pass
-    # The group may outlive its leader (a call process still draining): kill the rest.
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait()
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    # A group may outlive its leader (a call process still draining): kill the rest.
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
 
 
 def last_line(log: Path) -> str:

@@ -5,7 +5,7 @@ test_campaign_dispatch.py.)"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -28,13 +28,6 @@ NUMBERS = ["+14155550101", "+14155550102", "+14155550103", "+14155550104", "+141
 def client(redis_url: str) -> Iterator[TestClient]:
     with make_client(redis_url) as test_client:
         yield test_client
-
-
-@pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 def campaign_json(numbers: list[str] = NUMBERS, **settings: object) -> dict[str, object]:

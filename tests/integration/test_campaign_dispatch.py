@@ -4,8 +4,6 @@ wait, and a number put on the do-not-call list after its call was queued is neve
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import pytest
 from redis.asyncio import Redis
 
@@ -13,26 +11,12 @@ from dialroom import campaigns, dial_queue, dnc
 from dialroom.call_status import CallStatus, current_status, set_status
 from dialroom.campaigns import CampaignSpec, CampaignState
 from dispatcher.service import Dispatcher
-from tests.integration.test_dispatcher import dispatched, place, settings_for, status
-from tests.support.stack import RunningStack, start_stack
+from tests.support.dispatching import dispatched, place, settings_for, status
+from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 NUMBERS = [f"+1415555010{i}" for i in range(1, 6)]
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_stack(tmp_path_factory.mktemp("campaigns"), num_agents=0)
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 async def start_campaign(store: Redis, *, concurrency: int, numbers: list[str] = NUMBERS) -> str:

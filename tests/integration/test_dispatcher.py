@@ -16,8 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from livekit import api
 from redis.asyncio import Redis
 
 from dialroom import dial_queue
@@ -37,7 +35,7 @@ from dialroom.call_status import (
     set_status,
     status_history,
 )
-from dialroom.dial import DialRequest, OutboundCall
+from dialroom.dial import DialRequest
 from dialroom.paths import ROOT
 from dialroom.settings import DEV_API_KEY, DEV_API_SECRET, DEV_DIALROOM_API_KEY
 from dialroom.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
@@ -46,97 +44,20 @@ from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from dispatcher.stream import Job
 from dispatcher.watch import TRUNKS
-from tests.support.stack import RunningStack, start_stack
+from tests.support.dispatching import (
+    AGENT,
+    dispatched,
+    dispatcher_running,
+    eventually,
+    is_,
+    livekit,
+    place,
+    settings_for,
+    status,
+)
+from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-AGENT = "dialroom"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_stack(tmp_path_factory.mktemp("dispatch"), num_agents=0)
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
-
-
-def settings_for(stack: RunningStack, redis_url: str, **changes: object) -> DispatcherSettings:
-    values: dict[str, object] = {
-        "livekit_url": stack.state.livekit_url,
-        "livekit_api_key": DEV_API_KEY,
-        "livekit_api_secret": DEV_API_SECRET,
-        "redis_url": redis_url,
-        "agent_name": AGENT,
-        "dispatcher_name": "test-dispatcher",
-        "poll_interval_s": 0.05,
-        "claim_idle_s": 0.2,
-        "retry_delay_s": 0.2,
-        "max_concurrent_calls": 100,
-        **changes,
-    }
-    return DispatcherSettings(**values)  # type: ignore[arg-type]
-
-
-@asynccontextmanager
-async def livekit(stack: RunningStack) -> AsyncIterator[api.LiveKitAPI]:
-    async with api.LiveKitAPI(
-        url=stack.state.livekit_url, api_key=DEV_API_KEY, api_secret=DEV_API_SECRET
-    ) as lk:
-        yield lk
-
-
-async def dispatched(stack: RunningStack, call_id: str) -> list[DialRequest]:
-    """The dial requests of every agent dispatch in the call's room (none if no room)."""
-    room = f"call-{call_id}"
-    async with livekit(stack) as lk:
-        rooms = await lk.room.list_rooms(api.ListRoomsRequest(names=[room]))
-        if not rooms.rooms:
-            return []
-        found = await lk.agent_dispatch.list_dispatch(room_name=room)
-    return [DialRequest.from_metadata(d.metadata) for d in found if d.agent_name == AGENT]
-
-
-async def place(store: Redis, **changes: object) -> str:
-    order = OutboundCall.model_validate({"to_number": "+14155550123", "persona": "demo", **changes})
-    return (await dial_queue.enqueue(store, order)).call_id
-
-
-async def status(store: Redis, call_id: str) -> CallStatus | None:
-    now = await current_status(store, call_id)
-    return now.status if now else None
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 15) -> None:
-    deadline = time.monotonic() + within_s
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
-@asynccontextmanager
-async def dispatcher_running(settings: DispatcherSettings, store: Redis) -> AsyncIterator[None]:
-    dispatcher = Dispatcher(settings, redis=store)
-    task = asyncio.create_task(dispatcher.run())
-    try:
-        yield
-    finally:
-        dispatcher.stop()
-        await asyncio.wait([task], timeout=10)
-        assert task.done(), "the dispatcher did not stop"
-
-
-def is_(store: Redis, call_id: str, wanted: CallStatus) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        return await status(store, call_id) == wanted
-
-    return check
 
 
 async def test_an_api_call_becomes_one_agent_dispatch_through_the_stack(

@@ -5,7 +5,6 @@ and only outbound calls get the tool."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from livekit.agents import Agent, AgentSession, llm
@@ -23,13 +22,6 @@ from worker.tools.do_not_call import TOOL_NAME, after_call, do_not_call_tool
 pytestmark = pytest.mark.integration
 
 CALLEE = "+14155550123"
-
-
-@pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 def outbound_state() -> CallState:

@@ -38,7 +38,8 @@ class RunningStack:
     def log(self, name: str) -> str:
         return (self.run_dir / "logs" / f"{name}.log").read_text(errors="replace")
 
-    def stop(self, timeout: float = 60.0) -> int:
+    def stop(self, timeout: float = 150.0) -> int:
+        # Workers drain for up to WORKER_DRAIN_S (60 s) before they are killed.
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=timeout)

@@ -294,6 +294,7 @@ def test_compose_reads_only_variables_documented_in_env_example() -> None:
 NOT_PASSED = {
     *("AGENTS_DIR", "PROMPTS_DIR", "DIALROOM_DEV", "READY_TIMEOUT_S", "ANSWERED_TIMEOUT_S"),
     *("CLAIM_IDLE_S", "DISPATCHER_NAME", "POLL_INTERVAL_S", "ROOM_EMPTY_TIMEOUT_S"),
+    "REDISPATCH_AFTER_S",
 }
 
 

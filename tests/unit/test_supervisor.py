@@ -71,3 +71,24 @@ def test_free_ports_are_distinct_and_free() -> None:
     ]
     assert len(set(singles + media)) == len(singles) + len(media)
     assert busy_ports(ports, 3) == {}
+
+
+def test_replicas_are_stopped_together_so_their_drains_overlap(tmp_path: Path) -> None:
+    # Each replica notes when SIGTERM reached it and then ignores it, like a draining worker.
+    code = (
+        "import signal, sys, time\n"
+        "def noted(*_):\n"
+        "    open(sys.argv[1], 'w').write(str(time.monotonic()))\n"
+        "signal.signal(signal.SIGTERM, noted)\n"
+        "while True: time.sleep(0.1)\n"
+    )
+    supervisor = Supervisor(cwd=tmp_path)
+    for name in ("worker-1", "worker-2"):
+        argv = [*python(code), str(tmp_path / f"{name}.term")]
+        log = tmp_path / f"{name}.log"
+        supervisor.start(Service(name=name, argv=argv, log=log, ready=lambda: True, group="w"))
+    time.sleep(0.3)
+    supervisor.stop_all(grace_s=3)
+    first, second = (float((tmp_path / f"worker-{i}.term").read_text()) for i in (1, 2))
+    # One after the other, the second would get SIGTERM only after the first's 3 s grace.
+    assert abs(first - second) < 1.5

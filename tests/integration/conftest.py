@@ -1,0 +1,24 @@
+"""Fixtures shared by the integration tests that dispatch calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.support.stack import RunningStack, start_stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(tmp_path_factory.mktemp("dispatch"), num_agents=0)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
