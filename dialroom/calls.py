@@ -59,6 +59,16 @@ class ToolCall(BaseModel):
     at: float
 
 
+class VoicemailCheck(BaseModel):
+    """Who answered an outbound call (persona `voicemail:`), and what the agent did about it."""
+
+    model_config = ConfigDict(frozen=True)
+    answered_by: str  # human | machine-vm | machine-unavailable | machine-ivr | uncertain
+    reason: str  # how it was decided: short_greeting, llm, no_speech_timeout, ...
+    action: Literal["greeted", "left_message", "hung_up"]
+    decided_after_s: float  # from the answer to the verdict: what a human waited
+
+
 class CallRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
     call_id: str
@@ -80,6 +90,7 @@ class CallRecord(BaseModel):
     tool_calls: list[ToolCall] = []
     summary: str | None = None  # post_call.summary
     extracted: dict[str, Any] = {}  # post_call.extract: field -> value (None: not found)
+    voicemail: VoicemailCheck | None = None  # outbound calls of personas with `voicemail:`
 
     @property
     def duration_s(self) -> float:

@@ -169,6 +169,23 @@ class CallingHours(_Strict):
 class OutboundRules(_Strict):
     retry_delay_s: float | None = Field(default=None, ge=0, le=86400)
     calling_hours: CallingHours | None = None
+    # The outbound SIP trunk (its name in sip/telephony.yaml, or an ST_ id) the persona's calls
+    # go out on, and count against for MAX_CONCURRENT_PER_TRUNK; default SIP_OUTBOUND_TRUNK.
+    trunk: str | None = Field(default=None, min_length=1)
+
+
+class Voicemail(_Strict):
+    """Outbound calls only: listen to who answers (answering machine detection) before the
+    greeting, and what to do when it is a machine."""
+
+    action: Literal["hang_up", "leave_message"]
+    message: str | None = Field(default=None, description="Said after the beep; {variables}")
+
+    @model_validator(mode="after")
+    def _message_when_leaving_one(self) -> Voicemail:
+        if self.action == "leave_message" and not self.message:
+            raise ValueError("`action: leave_message` needs `message:` (said after the beep)")
+        return self
 
 
 class Persona(_Strict):
@@ -186,6 +203,7 @@ class Persona(_Strict):
     tools: Tools = Tools()
     post_call: PostCall = PostCall()
     outbound: OutboundRules = OutboundRules()
+    voicemail: Voicemail | None = None
 
     @model_validator(mode="after")
     def _flow_matches_llm(self) -> Persona:
@@ -284,6 +302,8 @@ def _check_references(persona: Persona, path: Path, prompts_dir: Path) -> None:
     if persona.greeting.outbound:
         texts.append(("greeting.outbound", persona.greeting.outbound))
     texts += [(f"flow.{i}.say", s.say) for i, s in enumerate(persona.flow) if s.say]
+    if persona.voicemail and persona.voicemail.message:
+        texts.append(("voicemail.message", persona.voicemail.message))
     if persona.prompt:
         prompt_file = prompts_dir / persona.prompt
         if not prompt_file.is_file():

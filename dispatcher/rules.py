@@ -1,5 +1,6 @@
-"""A persona's outbound rules as the dispatcher applies them: its retry delay and its calling
-hours (`outbound:` in the persona file; the window arithmetic is `dialroom.calling_hours`).
+"""A persona's outbound rules as the dispatcher applies them: its retry delay, its calling
+hours and its trunk (`outbound:` in the persona file; the window arithmetic is
+`dialroom.calling_hours`).
 
 The persona is read the way the worker reads it (`worker.personas.persona_for_call`): the
 file as it is now, or the last good version when an edit broke it, so the dispatcher never
@@ -28,6 +29,7 @@ logger = logging.getLogger("dialroom.dispatcher")
 class CallRules:
     retry_delay_s: float
     calling_hours: CallingHours | None
+    trunk: str  # the outbound trunk the call goes out on
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,11 @@ class Closed:
 
 
 async def rules_for(redis: Redis, request: DialRequest, settings: DispatcherSettings) -> CallRules:
-    defaults = CallRules(retry_delay_s=settings.retry_delay_s, calling_hours=None)
+    defaults = CallRules(
+        retry_delay_s=settings.retry_delay_s,
+        calling_hours=None,
+        trunk=settings.sip_outbound_trunk,
+    )
     try:
         loaded = await persona_for_call(
             request.persona, redis, agents_dir=settings.agents_dir, prompts_dir=settings.prompts_dir
@@ -49,7 +55,11 @@ async def rules_for(redis: Redis, request: DialRequest, settings: DispatcherSett
         return defaults
     rules = loaded.persona.outbound
     delay = rules.retry_delay_s if rules.retry_delay_s is not None else settings.retry_delay_s
-    return CallRules(retry_delay_s=delay, calling_hours=rules.calling_hours)
+    return CallRules(
+        retry_delay_s=delay,
+        calling_hours=rules.calling_hours,
+        trunk=rules.trunk or settings.sip_outbound_trunk,
+    )
 
 
 def closed_now(hours: CallingHours | None, to_number: str, now: datetime) -> Closed | None:

@@ -185,8 +185,8 @@ class Dispatcher:
                 return True  # a restart after a crash: the call already holds its slot
             if await dnc.cancel_if_listed(self.redis, request):
                 return False  # listed after it was queued: canceled, never dialed
-            if await self._slot_free(request.call_id):
-                rules = await rules_for(self.redis, request, self.settings)
+            rules = await rules_for(self.redis, request, self.settings)
+            if await self._slot_free(request.call_id, rules.trunk):
                 closed = closed_now(rules.calling_hours, request.to_number, datetime.now(UTC))
                 if closed is not None:
                     await self._hold_until_open(request, closed)
@@ -198,7 +198,7 @@ class Dispatcher:
                     expect=CANCELABLE,
                     expect_attempt=request.attempt,
                     detail=f"dispatched to agent {self.settings.agent_name}",
-                    also=partial(_mark_live, request.call_id, self.settings.sip_outbound_trunk),
+                    also=partial(_mark_live, request.call_id, rules.trunk),
                 )
                 if moved.moved:
                     return True
@@ -206,13 +206,13 @@ class Dispatcher:
             await self.stream.keep(job)
             await asyncio.sleep(self.settings.poll_interval_s)
 
-    async def _slot_free(self, call_id: str) -> bool:
+    async def _slot_free(self, call_id: str, trunk: str) -> bool:
         """Below `max_concurrent_calls` overall and `max_concurrent_per_trunk` on the trunk
-        this call goes out on (the workers' SIP_OUTBOUND_TRUNK)."""
+        this call goes out on (its persona's `outbound.trunk`, else SIP_OUTBOUND_TRUNK)."""
         live = await live_calls(self.redis, besides=call_id)
         per_trunk = self.settings.max_concurrent_per_trunk
         return live.total() < self.settings.max_concurrent_calls and (
-            per_trunk == 0 or live[self.settings.sip_outbound_trunk] < per_trunk
+            per_trunk == 0 or live[trunk] < per_trunk
         )
 
     async def _hold_until_open(self, request: DialRequest, closed: Closed) -> None:

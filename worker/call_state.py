@@ -10,7 +10,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dialroom.calls import CallRecord, Direction, ToolCall, TranscriptLine, TurnLatency, Usage
+from dialroom.calls import (
+    CallRecord,
+    Direction,
+    ToolCall,
+    TranscriptLine,
+    TurnLatency,
+    Usage,
+    VoicemailCheck,
+)
 from dialroom.dial import DialRequest
 from dialroom.persona import Persona
 
@@ -38,6 +46,7 @@ class CallState:
     summary: str | None = None
     extracted: dict[str, Any] = field(default_factory=dict)
     config: Persona | None = None  # the persona the call runs, once loaded
+    voicemail: VoicemailCheck | None = None
     # metrics of the caller turn awaiting the agent's reply
     _caller_turn: Mapping[str, Any] | None = field(default=None, init=False, repr=False)
 
@@ -111,6 +120,7 @@ class CallState:
             tool_calls=self.tool_calls,
             summary=self.summary,
             extracted=self.extracted,
+            voicemail=self.voicemail,
         )
 
 

@@ -28,7 +28,7 @@ from rich.markup import escape
 from dialroom.paths import AGENTS_DIR, PROMPTS_DIR
 from dialroom.persona import SpeechConfig, load_persona, read_prompt
 from worker.call_state import CallState, fill
-from worker.main import PersonaAgent
+from worker.persona_agent import PersonaAgent
 from worker.personas import CallPersona
 from worker.providers import ProviderConfigError, build_llm, missing_keys
 from worker.settings import ProviderKeys

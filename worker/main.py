@@ -28,35 +28,20 @@ from dialroom.calls import save_call_record
 from dialroom.dial import DialRequest
 from dialroom.persona import Persona, PersonaError
 from dialroom.redact import mask_number
-from worker import apology, capacity, outbound, post_call
+from worker import apology, capacity, outbound, post_call, voicemail
 from worker.call_limits import CallLimits
 from worker.call_state import OUTCOMES, CallState, fill, new_call_state, outbound_request
-from worker.personas import CallPersona, persona_for_call
+from worker.persona_agent import PersonaAgent, agent_for, call_variables
+from worker.personas import persona_for_call
 from worker.providers import ProviderConfigError, check_keys
 from worker.routing import answer_not_in_service, header_variables, route_inbound
 from worker.session import build_session
 from worker.settings import ProviderKeys, WorkerSettings
-from worker.tools import do_not_call, tools_for, warm_transfer
+from worker.tools import do_not_call, warm_transfer
 from worker.tools.dtmf import Keypad
 
 logger = logging.getLogger("dialroom.worker")
 settings = WorkerSettings()
-
-
-class PersonaAgent(Agent):
-    """Speaks as one persona: its prompt, its greeting, and the end-call tool."""
-
-    def __init__(
-        self, persona: Persona, state: CallState, *, instructions: str, greeting: str
-    ) -> None:
-        super().__init__(
-            instructions=instructions or f"You are the {persona.name} phone agent.",
-            tools=tools_for(persona, state),
-        )
-        self._greeting = greeting
-
-    async def on_enter(self) -> None:
-        self.session.say(self._greeting, allow_interruptions=False)
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -131,7 +116,8 @@ async def entrypoint(ctx: JobContext) -> None:
         await _cannot_start(ctx, state, redis, str(err))
         return
     if request is not None:
-        dialed = await _dial(ctx, request, state, redis)
+        trunk = persona.outbound.trunk or settings.sip_outbound_trunk
+        dialed = await _dial(ctx, request, state, redis, trunk=trunk)
         if dialed is None:
             return
         identity = dialed.identity
@@ -143,11 +129,17 @@ async def entrypoint(ctx: JobContext) -> None:
     state.answered_at = state.answered_at or time.time()  # outbound: set when picked up
     session.on("conversation_item_added", lambda ev: _on_item(state, ev))
     session.on("close", lambda ev: _on_close(ctx, state, ev))
+    screen = request is not None and persona.voicemail is not None
+    variables = call_variables(loaded.persona, state, request, sip_variables)
+    agent = agent_for(loaded, state, request, variables, greet_on_enter=not screen)
     await session.start(
-        _agent_for(loaded, state, request, sip_variables),
+        agent,
         room=ctx.room,
         room_options=room_io.RoomOptions(participant_identity=identity),
     )
+    if screen and not await _human_answered(session, agent, persona, state, identity, variables):
+        session.shutdown()  # a machine: the message is left (or not); the call ends
+        return
     limits = CallLimits(session, persona.limits)
     limits.start()
     ctx.add_shutdown_callback(limits.aclose)
@@ -171,14 +163,14 @@ async def _say_lines_busy(
 
 
 async def _dial(
-    ctx: JobContext, request: DialRequest, state: CallState, redis: Redis
+    ctx: JobContext, request: DialRequest, state: CallState, redis: Redis, *, trunk: str
 ) -> outbound.Dialed | None:
     try:
         dialed = await outbound.dial(
             ctx,
             request,
             redis=redis,
-            trunk=settings.sip_outbound_trunk,
+            trunk=trunk,
             ring_timeout_s=settings.ring_timeout_s,
         )
     except outbound.DialFailed as err:
@@ -211,33 +203,29 @@ async def _cannot_start(ctx: JobContext, state: CallState, redis: Redis, why: st
     ctx.delete_room()
 
 
-def _agent_for(
-    loaded: CallPersona,
+async def _human_answered(
+    session: AgentSession[CallState],
+    agent: PersonaAgent,
+    persona: Persona,
     state: CallState,
-    request: DialRequest | None,
-    sip_variables: dict[str, str] | None = None,
-) -> PersonaAgent:
-    persona = loaded.persona
-    variables = {
-        **(sip_variables or {}),  # {sip_h_...}: the inbound call's SIP headers
-        "persona": persona.name,
-        "caller_number": state.caller_number or "unknown",
-        "called_number": state.called_number or "unknown",
-        "caller_name": (request.caller_name if request else None) or "",
-        **(request.variables if request else {}),
-    }
-    greeting = persona.greeting.inbound
-    if request is not None:
-        greeting = request.greeting or persona.greeting.outbound or greeting
-    instructions = loaded.prompt
-    if request is not None and request.llm_prompt:
-        instructions += "\n\n" + request.llm_prompt
-    return PersonaAgent(
-        persona,
-        state,
-        instructions=fill(instructions, variables),
-        greeting=fill(greeting, variables),
+    identity: str,
+    variables: dict[str, str],
+) -> bool:
+    """Screen an outbound call for an answering machine; greet a human, else deal with it."""
+    assert persona.voicemail is not None
+    verdict = await voicemail.who_answered(session, persona, identity)
+    state.voicemail = await voicemail.act_on(
+        session,
+        persona.voicemail,
+        verdict,
+        message=fill(persona.voicemail.message or "", variables),
+        answered_at=state.answered_at or time.time(),
     )
+    if verdict.is_machine:
+        state.outcome_override = f"voicemail_{state.voicemail.action}"
+        return False
+    agent.greet()
+    return True
 
 
 def _on_item(state: CallState, ev: ConversationItemAddedEvent) -> None:

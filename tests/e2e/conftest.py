@@ -26,3 +26,14 @@ def phone_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def outbound_stack(
+    tmp_path_factory: pytest.TempPathFactory, phone_port: int
+) -> Iterator[RunningStack]:
+    """One worker whose outbound calls go to the test phone on `phone_port`."""
+    env = {"SIP_DEV_OUTBOUND_ADDRESS": f"127.0.0.1:{phone_port}", "RING_TIMEOUT_S": "6"}
+    running = start_stack(tmp_path_factory.mktemp("outbound"), num_agents=1, env=env)
+    yield running
+    running.stop()

@@ -7,72 +7,20 @@ worker's side of outbound calling is proven on its own."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from livekit import api
 
-from dialroom.call_status import TERMINAL, CallStatus, status_history
+from dialroom.call_status import CallStatus
 from dialroom.calls import load_call_record
-from dialroom.dial import DialRequest
-from dialroom.settings import DEV_API_KEY, DEV_API_SECRET
 from tests.e2e.conftest import FIXTURES
+from tests.support.outbound import CALLEE, place, wait_terminal
 from tests.support.phone import start_answering
-from tests.support.stack import RunningStack, start_stack
+from tests.support.stack import RunningStack
 from worker.providers.local_stt import transcribe_wav
 
 pytestmark = pytest.mark.e2e
-CALLEE = "+15551234567"
-
-
-@pytest.fixture(scope="module")
-def outbound_stack(
-    tmp_path_factory: pytest.TempPathFactory, phone_port: int
-) -> Iterator[RunningStack]:
-    env = {"SIP_DEV_OUTBOUND_ADDRESS": f"127.0.0.1:{phone_port}", "RING_TIMEOUT_S": "6"}
-    running = start_stack(tmp_path_factory.mktemp("outbound"), num_agents=1, env=env)
-    yield running
-    running.stop()
-
-
-def place(stack: RunningStack, call_id: str) -> DialRequest:
-    request = DialRequest(call_id=call_id, to_number=CALLEE, persona="demo", caller_name="Sam")
-
-    async def dispatch() -> None:
-        async with api.LiveKitAPI(
-            url=stack.state.livekit_url, api_key=DEV_API_KEY, api_secret=DEV_API_SECRET
-        ) as lk:
-            await lk.room.create_room(api.CreateRoomRequest(name=request.room_name))
-            await lk.agent_dispatch.create_dispatch(
-                api.CreateAgentDispatchRequest(
-                    agent_name="dialroom",
-                    room=request.room_name,
-                    metadata=request.dispatch_metadata(),
-                )
-            )
-
-    asyncio.run(dispatch())
-    return request
-
-
-def wait_terminal(stack: RunningStack, call_id: str, timeout: float = 90) -> list[CallStatus]:
-    async def history() -> list[CallStatus]:
-        client = redis.asyncio.Redis(port=stack.redis_port)
-        try:
-            return [e.status for e in await status_history(client, call_id)]
-        finally:
-            await client.aclose()
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        statuses = asyncio.run(history())
-        if statuses and statuses[-1] in TERMINAL:
-            return statuses
-        time.sleep(0.5)
-    raise AssertionError(f"call {call_id} never ended: {asyncio.run(history())}")
 
 
 def test_answered_call_hears_the_outbound_greeting_and_completes(

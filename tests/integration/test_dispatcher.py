@@ -335,7 +335,7 @@ async def test_every_status_is_posted_to_the_callback_url_signed_and_in_order(
 
 
 async def test_the_per_trunk_cap_holds_calls_back_in_order_and_counts_only_its_trunk(
-    stack: RunningStack, redis_url: str, store: Redis
+    stack: RunningStack, redis_url: str, store: Redis, tmp_path: Path
 ) -> None:
     # A call live on another trunk takes no slot of this one.
     other = DialRequest(call_id="other-trunk-call", to_number="+14155550123", persona="demo")
@@ -344,9 +344,15 @@ async def test_the_per_trunk_cap_holds_calls_back_in_order_and_counts_only_its_t
     await store.sadd(dial_queue.ACTIVE, other.call_id)
     await store.hset(TRUNKS, other.call_id, "trunk-b")
 
+    # The persona names its trunk; the dispatcher's own default is some other trunk.
+    agents = persona_dir(tmp_path, "{trunk: trunk-a}")
     first, second, third, fourth = [await place(store) for _ in range(4)]
     settings = settings_for(
-        stack, redis_url, sip_outbound_trunk="trunk-a", max_concurrent_per_trunk=2
+        stack,
+        redis_url,
+        sip_outbound_trunk="default-trunk",
+        max_concurrent_per_trunk=2,
+        agents_dir=agents,
     )
     async with dispatcher_running(settings, store):
         await eventually(is_(store, second, CallStatus.DIALING))

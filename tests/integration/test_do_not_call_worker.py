@@ -4,17 +4,15 @@ and only outbound calls get the tool."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from livekit.agents import Agent, AgentSession, llm
+from livekit.agents import Agent, AgentSession
 from livekit.agents.llm.tool_context import get_fnc_tool_names
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from redis.asyncio import Redis
 
 from dialroom import dnc
 from dialroom.calls import TranscriptLine
 from dialroom.persona import load_persona
+from tests.support.scripted_llm import ToolThenSayLLM
 from worker.call_state import CallState
 from worker.tools import tools_for
 from worker.tools.do_not_call import TOOL_NAME, after_call, do_not_call_tool
@@ -35,34 +33,11 @@ def outbound_state() -> CallState:
     )
 
 
-class ListingLLM(llm.LLM):
-    """Calls `add_to_do_not_call` on the first turn, then confirms in words."""
-
-    def chat(  # type: ignore[override]
-        self,
-        *,
-        chat_ctx: llm.ChatContext,
-        tools: list[llm.Tool] | None = None,
-        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
-        **_: object,
-    ) -> llm.LLMStream:
-        return _ListingStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
-
-
-class _ListingStream(llm.LLMStream):
-    async def _run(self) -> None:
-        if any(item.type == "function_call_output" for item in self._chat_ctx.items):
-            delta = llm.ChoiceDelta(role="assistant", content="You won't be called again.")
-        else:
-            call = llm.FunctionToolCall(name=TOOL_NAME, arguments=json.dumps({}), call_id="t1")
-            delta = llm.ChoiceDelta(role="assistant", tool_calls=[call])
-        self._event_ch.send_nowait(llm.ChatChunk(id="r1", delta=delta))
-
-
 async def test_the_agent_lists_the_callee_with_the_tool(redis_url: str, store: Redis) -> None:
     state = outbound_state()
     agent = Agent(instructions="Be polite.", tools=[do_not_call_tool(redis_url)])
-    async with AgentSession[CallState](llm=ListingLLM(), userdata=state) as session:
+    model = ToolThenSayLLM(TOOL_NAME, {})
+    async with AgentSession[CallState](llm=model, userdata=state) as session:
         await session.start(agent)
         result = await session.run(user_input="Please don't call me again.")
         result.expect.next_event().is_function_call(name=TOOL_NAME)

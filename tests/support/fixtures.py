@@ -18,6 +18,13 @@ PHONE_SAMPLE_RATE = 8000
 CALLER_LINES: dict[str, str] = {
     "caller_tuesday.wav": "I would like to come in on Tuesday, please.",
     "caller_friday.wav": "Friday would be great.",
+    # who picks up an outbound call: a person, then their answer; a voicemail box
+    "callee_hello.wav": "Hello?",
+    "callee_yes.wav": "Yes, I will be there.",
+    "callee_voicemail.wav": (
+        "You have reached the voicemail of Sam Taylor, "
+        "please leave a message after the tone and I will get back to you"
+    ),
 }
 
 

@@ -50,6 +50,12 @@ def test_a_good_persona_loads(dirs: tuple[Path, Path]) -> None:
         (GOOD.replace('greeting: {inbound: "Hello {caller_name}"}\n', ""), "greeting", "missing"),
         (GOOD + "turn: {min_endpointing_s: fast}\n", "turn.min_endpointing_s", "number"),
         ("stt: [unclosed\n", "line", "not valid YAML"),
+        (GOOD + "voicemail: {action: beep}\n", "voicemail.action", "'hang_up' or 'leave_message'"),
+        (
+            GOOD + "voicemail: {action: hang_up, message: 'Hi {account_id}'}\n",
+            "voicemail.message",
+            "unknown variable {account_id}",
+        ),
     ],
 )
 def test_each_mistake_names_file_field_and_problem(

@@ -27,6 +27,7 @@ MISTAKES = {
     "invalid_yaml": ("line 3", "not valid YAML"),
     "name_mismatch": ("name", "must match the file name `name_mismatch`"),
     "missing_field": ("tts", "required field is missing"),
+    "voicemail_without_message": ("voicemail", "needs `message:`"),
 }
 
 
@@ -61,13 +62,13 @@ def test_personas_check_prints_one_line_per_broken_file_and_exits_1() -> None:
     for name, (field, words) in MISTAKES.items():
         [line] = [line for line in lines if line.startswith(f"error: {name}.yaml: ")]
         assert f"{name}.yaml: {field}: " in line and words in line, line
-    assert "1 of 10 persona(s) fine: good; 9 broken" in result.stdout
+    assert "1 of 11 persona(s) fine: good; 10 broken" in result.stdout
 
 
 def test_personas_check_of_the_shipped_personas_passes() -> None:
     result = CliRunner().invoke(app, ["personas", "check"])
     assert result.exit_code == 0, result.output
-    assert "fine: demo, receptionist" in result.stdout
+    assert "fine: demo, receptionist, reminder" in result.stdout
 
 
 def test_personas_list_shows_providers_and_errors() -> None:

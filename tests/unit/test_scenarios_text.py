@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from livekit.agents import function_tool, llm
+from livekit.agents import function_tool
 from livekit.agents.testing import fake_job_context
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from typer.testing import CliRunner
 
 from dialroom.persona import load_persona
@@ -22,9 +21,10 @@ from tests.support.scenarios import (
     run_text,
     scenario_files,
 )
+from tests.support.scripted_llm import ToolThenSayLLM
 from worker.call_state import CallState
 from worker.chat import CANNED_ANSWER, ChatSession, load_chat_persona
-from worker.main import PersonaAgent
+from worker.persona_agent import PersonaAgent
 from worker.providers import ProviderConfigError
 
 pytestmark = pytest.mark.unit
@@ -80,37 +80,6 @@ def test_expected_words_match_whole_words_ignoring_case_and_punctuation() -> Non
     assert len(check(scenario, partial)) == 1
 
 
-class _ScriptedLLM(llm.LLM):
-    """Calls `lookup_order(order="42")` first, then says what the tool answered."""
-
-    def chat(  # type: ignore[override]
-        self,
-        *,
-        chat_ctx: llm.ChatContext,
-        tools: list[llm.Tool] | None = None,
-        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
-        **_: object,
-    ) -> llm.LLMStream:
-        return _ScriptedStream(
-            self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options
-        )
-
-
-class _ScriptedStream(llm.LLMStream):
-    async def _run(self) -> None:
-        outputs = [i for i in self._chat_ctx.items if i.type == "function_call_output"]
-        if outputs:
-            delta = llm.ChoiceDelta(
-                role="assistant", content=f"The system says: {outputs[-1].output}"
-            )
-        else:
-            call = llm.FunctionToolCall(
-                name="lookup_order", arguments=json.dumps({"order": "42"}), call_id="c1"
-            )
-            delta = llm.ChoiceDelta(role="assistant", tool_calls=[call])
-        self._event_ch.send_nowait(llm.ChatChunk(id="r1", delta=delta))
-
-
 class _OrderAgent(PersonaAgent):
     real_lookups: list[str] = []
 
@@ -130,13 +99,14 @@ async def _ask_about_an_order(mocks: dict[str, str] | None) -> str:
     state = CallState(call_id="t", persona="demo", direction="inbound", room="chat")
     agent = _OrderAgent(demo, state, instructions="", greeting="Hello.")
     with fake_job_context():
-        chat = ChatSession(agent=agent, model=_ScriptedLLM(), state=state, mocks=mocks)
+        model = ToolThenSayLLM("lookup_order", {"order": "42"})
+        chat = ChatSession(agent=agent, model=model, state=state, mocks=mocks)
         await chat.greet()
         reply = await chat.send("where is my order?")
         await chat.aclose()
     (tool,) = reply.tools
     assert tool.name == "lookup_order" and json.loads(tool.arguments) == {"order": "42"}
-    assert reply.text == f"The system says: {tool.output}"
+    assert reply.text == f"Tool said: {tool.output}"
     return tool.output
 
 

@@ -8,14 +8,8 @@ rule: the human answers, hears the persona's `transfer.briefing`, and says yes (
 
 from __future__ import annotations
 
-import json
-import uuid
-
-from livekit.agents import llm
-from livekit.agents.llm.tool_context import get_fnc_tool_names
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
-
 from worker.flow import match_choice
+from worker.providers.rule_llm import Reply, RuleLLM
 
 CONNECT_TOOL = "connect_to_caller"  # livekit.agents.beta.workflows.WarmTransferTask
 DECLINE_TOOL = "decline_transfer"
@@ -24,34 +18,26 @@ NO = ("no", "not now", "busy", "can't")
 ASK_AGAIN = "Sorry, shall I connect the caller? Please say yes or no."
 
 
-class BriefingLLM(llm.LLM):
+class BriefingLLM(RuleLLM):
+    model_name = "flow-briefing"
+
     def __init__(self, *, briefing: str) -> None:
         super().__init__()
         self._briefing = briefing
 
     @property
-    def model(self) -> str:
-        return "flow-briefing"
-
-    @property
-    def provider(self) -> str:
-        return "dialroom"
-
-    def chat(  # type: ignore[override]
-        self,
-        *,
-        chat_ctx: llm.ChatContext,
-        tools: list[llm.Tool] | None = None,
-        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
-        **_: object,
-    ) -> llm.LLMStream:
-        return _BriefingStream(
-            self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options
-        )
-
-    @property
     def briefing(self) -> str:
         return self._briefing
+
+    def respond(self, reply: Reply) -> None:
+        if reply.after_tool_output:
+            return  # the transfer tool ran; nothing more to say
+        turns = reply.caller_turns
+        text, tool = next_move(self._briefing, turns)
+        if text:
+            reply.say(text)
+        if tool and reply.offers(tool):
+            reply.call(tool, {"reason": turns[-1]} if tool == DECLINE_TOOL else {})
 
 
 def next_move(briefing: str, human_turns: list[str]) -> tuple[str, str | None]:
@@ -64,24 +50,3 @@ def next_move(briefing: str, human_turns: list[str]) -> tuple[str, str | None]:
     if match_choice(last, NO):
         return "", DECLINE_TOOL
     return ASK_AGAIN, None
-
-
-class _BriefingStream(llm.LLMStream):
-    async def _run(self) -> None:
-        items = self._chat_ctx.items
-        if items and items[-1].type == "function_call_output":
-            return  # the transfer tool ran; nothing more to say
-        turns = [m.text_content or "" for m in self._chat_ctx.messages() if m.role == "user"]
-        assert isinstance(self._llm, BriefingLLM)
-        text, tool = next_move(self._llm.briefing, turns)
-        request_id = f"briefing-{uuid.uuid4().hex[:8]}"
-        if text:
-            delta = llm.ChoiceDelta(role="assistant", content=text)
-            self._event_ch.send_nowait(llm.ChatChunk(id=request_id, delta=delta))
-        if tool and tool in get_fnc_tool_names(self._tools):
-            args = {"reason": turns[-1]} if tool == DECLINE_TOOL else {}
-            call = llm.FunctionToolCall(
-                name=tool, arguments=json.dumps(args), call_id=f"{request_id}-0"
-            )
-            delta = llm.ChoiceDelta(role="assistant", tool_calls=[call])
-            self._event_ch.send_nowait(llm.ChatChunk(id=request_id, delta=delta))

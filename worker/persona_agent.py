@@ -1,0 +1,89 @@
+"""The agent a call talks to: the persona's prompt and greeting with the call's variables
+filled in, and its tools."""
+
+from __future__ import annotations
+
+from livekit.agents import Agent, ChatContext, ChatMessage, StopResponse
+
+from dialroom.dial import DialRequest
+from dialroom.persona import Persona
+from worker.call_state import CallState, fill
+from worker.personas import CallPersona
+from worker.tools import tools_for
+
+
+class PersonaAgent(Agent):
+    """Speaks as one persona: its prompt, its greeting, and the end-call tool.
+
+    With `greet_on_enter=False` (an outbound call screened for voicemail) it keeps quiet until
+    `greet()`, and what the callee says before that (their "Hello?") gets no reply of its own.
+    """
+
+    def __init__(
+        self,
+        persona: Persona,
+        state: CallState,
+        *,
+        instructions: str,
+        greeting: str,
+        greet_on_enter: bool = True,
+    ) -> None:
+        super().__init__(
+            instructions=instructions or f"You are the {persona.name} phone agent.",
+            tools=tools_for(persona, state),
+        )
+        self._greeting = greeting
+        self._greet_on_enter = greet_on_enter
+        self._greeted = False
+
+    async def on_enter(self) -> None:
+        if self._greet_on_enter:
+            self.greet()
+
+    def greet(self) -> None:
+        self._greeted = True
+        self.session.say(self._greeting, allow_interruptions=False)
+
+    async def on_user_turn_completed(self, turn_ctx: ChatContext, new_message: ChatMessage) -> None:
+        if not self._greeted:
+            raise StopResponse  # the callee's "Hello?": the greeting is the answer
+
+
+def call_variables(
+    persona: Persona,
+    state: CallState,
+    request: DialRequest | None,
+    sip_variables: dict[str, str] | None = None,
+) -> dict[str, str]:
+    return {
+        **(sip_variables or {}),  # {sip_h_...}: the inbound call's SIP headers
+        "persona": persona.name,
+        "caller_number": state.caller_number or "unknown",
+        "called_number": state.called_number or "unknown",
+        "caller_name": (request.caller_name if request else None) or "",
+        **(request.variables if request else {}),
+    }
+
+
+def agent_for(
+    loaded: CallPersona,
+    state: CallState,
+    request: DialRequest | None,
+    variables: dict[str, str],
+    *,
+    greet_on_enter: bool = True,
+) -> PersonaAgent:
+    persona = loaded.persona
+    greeting = persona.greeting.inbound
+    if request is not None:
+        greeting = request.greeting or persona.greeting.outbound or greeting
+    instructions = loaded.prompt
+    if request is not None and request.llm_prompt:
+        instructions += "\n\n" + request.llm_prompt
+    return PersonaAgent(
+        persona,
+        state,
+        instructions=fill(instructions, variables),
+        greeting=fill(greeting, variables),
+        greet_on_enter=greet_on_enter,
+    )
