@@ -116,6 +116,9 @@ class TransferTool(_Strict):
     # warm: what the human hears before the caller joins (a flow persona says it as is; an
     # LLM persona adds it to the instructions of its summary)
     briefing: str = "I have a caller on the line who asked for a person. Shall I connect them?"
+    # a `flow` persona says this, then hangs up, when nobody takes the call (busy, no answer,
+    # the human declines); an LLM persona hears why and answers in its own words
+    unavailable: str = "I'm sorry, nobody can take your call right now. Please try again later."
 
     @model_validator(mode="after")
     def _warm_dials_a_number(self) -> TransferTool:

@@ -39,7 +39,10 @@ logger = logging.getLogger("dialroom.capacity")
 OVERFLOW_ATTRIBUTE = "dialroom.overflow"
 WORKER_PREFIX = "dialroom:worker:"  # + <worker id>:free_lines | :lease | :rooms
 HEARTBEAT_S = 0.5
-FREE_LINES_TTL_MS = 2000  # a dead worker's free lines stop counting after this
+# A dead worker's free lines stop counting after this. Not shorter: a worker busy loading
+# models on a loaded box can miss a few heartbeats, and a live worker's lines that drop out
+# of the count make a full worker tell a caller "all lines busy" while a line is free.
+FREE_LINES_TTL_MS = 4000
 LEASE_TTL_MS = 8000  # a worker silent this long is dead: its calls are ended
 ROOMS_TTL_S = 3600  # a dead worker's room list, kept until a live worker reaps it
 

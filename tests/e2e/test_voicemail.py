@@ -56,8 +56,10 @@ def test_a_person_is_greeted_when_they_stop_speaking(
         "vm-human-1",
         [("callee_hello.wav", 0.5), ("callee_yes.wav", 11.0)],
     )
-    assert GREETING in text and "noted your answer, yes" in text, text
+    assert GREETING in text and "noted your answer" in text, text
     assert MESSAGE not in text, text
+    said = [line.text for line in record.transcript if line.role == "agent"]
+    assert said[-1] == "Thank you, I have noted your answer, yes. Goodbye!", said
     assert record.voicemail is not None
     # Decided from timing alone ("Hello?" then silence), not after a model or a timeout.
     assert (record.voicemail.answered_by, record.voicemail.reason) == ("human", "short_greeting")

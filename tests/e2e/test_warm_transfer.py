@@ -47,6 +47,7 @@ LINES = {
     "operator.wav": "I would like to speak to the operator, please.",
     "hello.wav": "Hello this is Sam at the front desk.",
     "yes.wav": "Yes, please put them through.",
+    "no.wav": "No, I am busy right now.",
     "to_caller.wav": "Hi there, this is Sam. I can help you with your booking.",
     "to_human.wav": "Thank you Sam. I would like to move it to Friday.",
 }
@@ -133,3 +134,37 @@ def test_warm_transfer_briefs_the_human_then_joins_them_to_the_caller(
     record = new_call_record(warm.stack, before)
     assert record["persona"] == "warmdesk" and record["outcome"] == "transferred", record
     assert [call["name"] for call in record["tool_calls"]] == ["transfer_call"], record
+
+
+def test_a_declined_warm_transfer_is_apologised_for_and_the_call_ends(
+    warm: WarmStack, tmp_path: Path
+) -> None:
+    before = set(redis.Redis(port=warm.stack.redis_port).zrange(CALLS_BY_END, 0, -1))
+    caller_heard = tmp_path / "caller.wav"
+    with start_answering(
+        warm.human_port,
+        result_dir=tmp_path,
+        play=[(warm.lines / "hello.wav", 0.5), (warm.lines / "no.wav", 11.0)],
+        hangup_after=40,
+        max_calls=1,
+        duration=90,
+    ) as human_phone:
+        caller = dial(
+            warm.stack.state.sip_uri.replace("sip:1000@", "sip:2104@"),
+            result_dir=tmp_path,
+            play=[(warm.lines / "operator.wav", 6.0)],
+            record=caller_heard,
+            hangup_after=60,
+            timeout=75,
+        )
+        human_phone.result(timeout=60)
+
+    heard_by_caller = transcribe_wav(caller_heard).lower()
+    assert "hold" in heard_by_caller and "nobody can take your call" in heard_by_caller, (
+        heard_by_caller
+    )
+    assert caller.call.remote_hangup, "the agent hangs up instead of leaving the caller in silence"
+    record = new_call_record(warm.stack, before)
+    assert record["outcome"] == "agent_hung_up", record
+    transfer = next(call for call in record["tool_calls"] if call["name"] == "transfer_call")
+    assert transfer["error"], record["tool_calls"]

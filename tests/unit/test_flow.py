@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from livekit.agents import Agent, AgentSession
+from livekit.agents import Agent, AgentSession, ToolError, function_tool
 from livekit.agents.beta import EndCallTool
 from livekit.agents.voice.run_result import mock_tools
 from pydantic import ValidationError
@@ -143,3 +143,37 @@ def test_warm_transfer_dials_a_number_through_the_outbound_trunk() -> None:
     assert TransferTool(to="tel:+15551230000", warm=True).warm
     with pytest.raises(ValidationError, match="use tel:"):
         TransferTool(to="sip:desk@pbx.example.com", warm=True)
+
+
+class _TransferAgent(Agent):
+    """A transfer nobody takes (the framework hands the ToolError back to the LLM)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            instructions="transfer", tools=[EndCallTool(end_instructions=None, delete_room=False)]
+        )
+
+    @function_tool
+    async def transfer_call(self) -> str:
+        """Transfer the caller."""
+        raise ToolError("the human declined the call")
+
+
+TRANSFERRING = [
+    FlowStep(collect="want", choices=("operator",)),
+    FlowStep(say="Please hold.", transfer=True),
+]
+
+
+@pytest.mark.asyncio
+async def test_a_failed_transfer_is_apologised_for_and_hung_up_not_left_silent() -> None:
+    model = FlowLLM(steps=TRANSFERRING, unavailable="Nobody can take your call.")
+    async with AgentSession(llm=model) as session:
+        await session.start(_TransferAgent())
+        result = await session.run(user_input="the operator please")
+        result.expect.next_event().is_message(role="assistant")
+        result.expect.next_event().is_function_call(name="transfer_call")
+        result.expect.next_event().is_function_call_output(is_error=True)
+        apology = result.expect.next_event().is_message(role="assistant").event().item
+        assert apology.text_content == "Nobody can take your call."
+        result.expect.next_event().is_function_call(name="end_call")

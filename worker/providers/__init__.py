@@ -90,7 +90,8 @@ def build_llm(persona: Persona, keys: ProviderKeys | None = None) -> llm.LLM:
     if config.provider == "flow":
         from worker.providers.flow_llm import FlowLLM
 
-        return FlowLLM(steps=persona.flow)
+        transfer = persona.tools.transfer
+        return FlowLLM(steps=persona.flow, unavailable=transfer.unavailable if transfer else "")
     from livekit.plugins import openai
 
     options = {"temperature": config.temperature} if config.temperature is not None else {}

@@ -21,13 +21,20 @@ TRANSFER_TOOL = "transfer_call"  # worker.tools.transfer
 class FlowLLM(RuleLLM):
     model_name = "flow"
 
-    def __init__(self, *, steps: Sequence[FlowStep]) -> None:
+    def __init__(self, *, steps: Sequence[FlowStep], unavailable: str = "") -> None:
         super().__init__()
         self._steps = tuple(steps)
+        self._unavailable = unavailable  # said when a transfer fails; then the call ends
 
     def respond(self, reply: Reply) -> None:
         if reply.after_tool_output:
-            return  # the step's tools ran; the flow has nothing more to say until the caller does
+            # The step's tools ran; the flow has nothing more to say until the caller does,
+            # unless the transfer failed: the caller would be left in silence.
+            if reply.failed(TRANSFER_TOOL) and self._unavailable:
+                reply.say(self._unavailable)
+                if reply.offers(END_CALL_TOOL):
+                    reply.call(END_CALL_TOOL, {})
+            return
         said = reply_to(self._steps, reply.caller_turns)
         if said.text:
             reply.say(said.text)

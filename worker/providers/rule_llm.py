@@ -70,6 +70,17 @@ class Reply(llm.LLMStream):
         items = self._chat_ctx.items
         return bool(items) and items[-1].type == "function_call_output"
 
+    def failed(self, tool: str) -> bool:
+        """The last tool output is `tool`'s, and an error."""
+        items = self._chat_ctx.items
+        last = items[-1] if items else None
+        return bool(
+            last is not None
+            and last.type == "function_call_output"
+            and last.name == tool
+            and last.is_error
+        )
+
     def offers(self, tool: str) -> bool:
         return tool in get_fnc_tool_names(self._tools)
 
