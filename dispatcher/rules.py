@@ -2,7 +2,7 @@
 hours and its trunk (`outbound:` in the persona file; the window arithmetic is
 `dialroom.calling_hours`).
 
-The persona is read the way the worker reads it (`worker.personas.persona_for_call`): the
+The persona is read the way the worker reads it (`dialroom.last_good.persona_for_call`): the
 file as it is now, or the last good version when an edit broke it, so the dispatcher never
 calls out of hours because of a typo. A persona that never loaded gets the dispatcher's
 defaults; the worker fails such a call anyway.
@@ -18,9 +18,9 @@ from redis.asyncio import Redis
 
 from dialroom.calling_hours import callee_zones, describe, next_opening
 from dialroom.dial import DialRequest
+from dialroom.last_good import persona_for_call
 from dialroom.persona import CallingHours, PersonaError
 from dispatcher.settings import DispatcherSettings
-from worker.personas import persona_for_call
 
 logger = logging.getLogger("dialroom.dispatcher")
 

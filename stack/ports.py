@@ -48,6 +48,12 @@ def is_free(port: int, *, udp: bool = True) -> bool:
     return True
 
 
+# Ports per media range. livekit-sip keeps a finished call's RTP port 30 s (late packets), so
+# this bounds calls per 30 s; when none is free, livekit-sip v1.8.0 crashes (a nil pointer in
+# its error path) instead of failing the one call. 200 is ~6 calls/s.
+MEDIA_PORTS = 200
+
+
 def busy_ports(ports: StackPorts, num_agents: int) -> dict[str, int]:
     return {name: p for name, p in ports.single_ports(num_agents).items() if not is_free(p)}
 
@@ -66,8 +72,8 @@ def pick_free_ports(num_agents: int, *, rng: random.Random | None = None) -> Sta
         sip_health=singles[4],
         api=singles[5],
         worker_base=worker_base,
-        livekit_rtc_udp=_free_range(40, taken, rng),
-        sip_rtp=_free_range(40, taken, rng),
+        livekit_rtc_udp=_free_range(MEDIA_PORTS, taken, rng),
+        sip_rtp=_free_range(MEDIA_PORTS, taken, rng),
     )
 
 

@@ -25,11 +25,11 @@ from livekit.agents.voice.run_result import RunEvent
 from rich.console import Console
 from rich.markup import escape
 
+from dialroom.last_good import CallPersona
 from dialroom.paths import AGENTS_DIR, PROMPTS_DIR
 from dialroom.persona import SpeechConfig, load_persona, read_prompt
 from worker.call_state import CallState, fill
 from worker.persona_agent import PersonaAgent
-from worker.personas import CallPersona
 from worker.providers import ProviderConfigError, build_llm, missing_keys
 from worker.settings import ProviderKeys
 

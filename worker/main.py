@@ -26,13 +26,13 @@ from redis.asyncio import Redis
 from dialroom.call_status import CallStatus, set_status
 from dialroom.calls import save_call_record
 from dialroom.dial import DialRequest
+from dialroom.last_good import persona_for_call
 from dialroom.persona import Persona, PersonaError
 from dialroom.redact import mask_number
 from worker import apology, capacity, outbound, post_call, voicemail
 from worker.call_limits import CallLimits
 from worker.call_state import OUTCOMES, CallState, fill, new_call_state, outbound_request
 from worker.persona_agent import PersonaAgent, agent_for, call_variables
-from worker.personas import persona_for_call
 from worker.providers import ProviderConfigError, check_keys
 from worker.routing import answer_not_in_service, header_variables, route_inbound
 from worker.session import build_session

@@ -6,9 +6,9 @@ from __future__ import annotations
 from livekit.agents import Agent, ChatContext, ChatMessage, StopResponse
 
 from dialroom.dial import DialRequest
+from dialroom.last_good import CallPersona
 from dialroom.persona import Persona
 from worker.call_state import CallState, fill
-from worker.personas import CallPersona
 from worker.tools import tools_for
 
 

@@ -18,10 +18,10 @@ import yaml
 from livekit.agents import Agent, AgentSession, JobContext, room_io
 from redis.asyncio import Redis
 
+from dialroom.last_good import persona_for_call
 from dialroom.persona import SIP_HEADER_PREFIX, PersonaError, available, persona_path
 from dialroom.redact import mask_number
 from worker.call_state import CallState
-from worker.personas import persona_for_call
 from worker.providers import ProviderConfigError, build_tts
 from worker.settings import WorkerSettings
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from dialroom.last_good import persona_for_call
 from dialroom.paths import AGENTS_DIR
 from dialroom.persona import PersonaError
 from tests.support.redis_server import redis_server
-from worker.personas import persona_for_call
 
 pytestmark = pytest.mark.integration
 
