@@ -1,18 +1,25 @@
 """The real cloud plugins, built from a persona by `worker.providers`, send what Azure and
 OpenAI expect (model, key header, voice, output format) and read their answers back. The
-clouds are local fakes (tests/support/cloud_fakes.py): nothing leaves 127.0.0.1."""
+clouds are local fakes (tests/support/cloud_fakes.py, and azure_speech_fake.py for Azure STT's
+WebSocket protocol): nothing leaves 127.0.0.1."""
 
 from __future__ import annotations
 
+import asyncio
+import wave
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from livekit import rtc
 from livekit.agents import APIStatusError, llm, utils
+from livekit.agents import stt as stt_lib
+from livekit.agents.stt import SpeechEventType
 
 from dialroom.persona import Persona
+from tests.support.azure_speech_fake import AzureSpeechFake
 from tests.support.cloud_fakes import FakeCloud
+from tests.support.fixtures import FIXTURES_DIR
 from worker.providers import build_llm, build_stt, build_tts, missing_keys
 from worker.settings import ProviderKeys
 
@@ -129,3 +136,46 @@ def test_an_azure_speech_endpoint_needs_the_key_but_no_region() -> None:
     p = persona(tts={"provider": "azure", "endpoint": "http://127.0.0.1:1/cognitiveservices/v1"})
     keys = ProviderKeys(azure_speech_key="", azure_speech_region="", openai_api_key="sk")
     assert missing_keys(p, keys) == ["AZURE_SPEECH_KEY"]
+
+
+async def test_azure_stt_streams_audio_with_the_key_and_language_and_reads_the_phrase() -> None:
+    # Azure STT is the Speech SDK over a WebSocket: a fake of that protocol, not of HTTP.
+    async with AzureSpeechFake(phrase="I would like Tuesday.") as azure_stt:
+        p = persona(stt={"provider": "azure", "language": "en-GB", "endpoint": azure_stt.endpoint})
+        stt = build_stt(p.stt, ProviderKeys(azure_speech_key="az-good", azure_speech_region=""))
+        stream = stt.stream()
+        pushing = asyncio.create_task(push_speech(stream))
+        try:
+            finals = [
+                event.alternatives[0].text
+                async for event in _until_final(stream)
+                if event.type == SpeechEventType.FINAL_TRANSCRIPT
+            ]
+        finally:
+            pushing.cancel()
+            await stream.aclose()
+    assert finals == ["I would like Tuesday."]
+    (connection,) = azure_stt.connections
+    assert connection.key == "az-good"
+    assert connection.query["language"] == "en-GB"
+    assert "speech.config" in connection.messages
+    assert connection.audio_bytes >= azure_stt.answer_after_bytes
+
+
+async def push_speech(stream: stt_lib.RecognizeStream) -> None:
+    """A caller's line in 20 ms frames, in real time, then silence."""
+    with wave.open(str(FIXTURES_DIR / "caller_tuesday.wav")) as wav:
+        rate, audio = wav.getframerate(), wav.readframes(wav.getnframes())
+    step = rate // 50 * 2
+    chunks = [audio[i : i + step] for i in range(0, len(audio), step)]
+    for chunk in [*chunks, *[b"\0" * step] * 250]:
+        stream.push_frame(rtc.AudioFrame(chunk, rate, 1, len(chunk) // 2))
+        await asyncio.sleep(0.02)
+
+
+async def _until_final(stream: stt_lib.RecognizeStream) -> AsyncIterator[stt_lib.SpeechEvent]:
+    async with asyncio.timeout(20):
+        async for event in stream:
+            yield event
+            if event.type == SpeechEventType.FINAL_TRANSCRIPT:
+                return
