@@ -129,6 +129,8 @@ def test_warm_transfer_briefs_the_human_then_joins_them_to_the_caller(
     assert "booking" in heard_by_caller, "the caller did not hear the human"
     assert "friday" in heard_by_human, "the human did not hear the caller"
     assert "front desk" not in heard_by_caller, "the caller heard the briefing call"
+    # On hold the agent is busy with the transfer, not waiting on a silent caller.
+    assert "still there" not in heard_by_caller, "the hold counted as silence"
     assert caller.call.remote_hangup, "the caller's leg should end when the human hangs up"
 
     record = new_call_record(warm.stack, before)
