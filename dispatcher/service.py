@@ -32,6 +32,7 @@ from dialroom.dial import DialRequest
 from dialroom.dial_queue import ACTIVE, CANCELABLE, SCHEDULED
 from dialroom.metrics import observe_dial_latency
 from dialroom.redact import mask_number
+from dialroom.worker_lines import free_lines
 from dispatcher import webhooks
 from dispatcher.campaigns import feed_campaigns
 from dispatcher.dispatch import TRANSIENT, DispatchRefused, dispatch_once
@@ -39,7 +40,7 @@ from dispatcher.redispatch import redispatch_untaken
 from dispatcher.rules import Closed, closed_now, rules_for
 from dispatcher.settings import DispatcherSettings
 from dispatcher.stream import DialStream, Job
-from dispatcher.watch import TRUNKS, live_calls, sweep
+from dispatcher.watch import TRUNKS, live_calls, sweep, untaken_dispatches
 
 logger = logging.getLogger("dialroom.dispatcher")
 
@@ -208,12 +209,17 @@ class Dispatcher:
 
     async def _slot_free(self, call_id: str, trunk: str) -> bool:
         """Below `max_concurrent_calls` overall and `max_concurrent_per_trunk` on the trunk
-        this call goes out on (its persona's `outbound.trunk`, else SIP_OUTBOUND_TRUNK)."""
+        this call goes out on (its persona's `outbound.trunk`, else SIP_OUTBOUND_TRUNK), and
+        some worker has a free line: a call dispatched while every line is taken would only
+        wait in `dialing` for one (and fail after `dial_timeout_s`) instead of in the queue."""
         live = await live_calls(self.redis, besides=call_id)
         per_trunk = self.settings.max_concurrent_per_trunk
-        return live.total() < self.settings.max_concurrent_calls and (
+        under_caps = live.total() < self.settings.max_concurrent_calls and (
             per_trunk == 0 or live[trunk] < per_trunk
         )
+        if not under_caps or not self.settings.wait_for_free_line:
+            return under_caps
+        return await free_lines(self.redis) - await untaken_dispatches(self.redis) > 0
 
     async def _hold_until_open(self, request: DialRequest, closed: Closed) -> None:
         """Out of calling hours: back into the schedule for the opening, or failed when the

@@ -13,6 +13,10 @@ class DispatcherSettings(CommonSettings):
     max_concurrent_calls: int = Field(
         default=10, ge=1, description="Calls dialing, ringing or answered at once, all workers"
     )
+    wait_for_free_line: bool = Field(
+        default=True,
+        description="Dispatch a call only while some worker has a free line (else: caps only)",
+    )
     retry_delay_s: float = Field(
         default=30.0, ge=0, description="Wait before the next attempt of a busy / no-answer call"
     )

@@ -32,6 +32,7 @@ from dialroom.call_status import (
     CurrentStatus,
     claim_dial,
     current_status,
+    dial_claimed,
     transition,
 )
 from dialroom.dial import DialRequest
@@ -58,6 +59,16 @@ async def live_calls(redis: Redis, *, besides: str | None = None) -> Counter[str
                 trunk = await redis.hget(TRUNKS, call_id) or ""
                 live[trunk.decode() if isinstance(trunk, bytes) else trunk] += 1
     return live
+
+
+async def untaken_dispatches(redis: Redis) -> int:
+    """Calls dispatched that no worker has started to dial yet: each will take a line."""
+    untaken = 0
+    for call_id in await active_calls(redis):
+        status = await current_status(redis, call_id)
+        if status is not None and status.status == CallStatus.DIALING:
+            untaken += not await dial_claimed(redis, call_id, status.attempts)
+    return untaken
 
 
 async def sweep(redis: Redis, settings: DispatcherSettings) -> None:

@@ -25,19 +25,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 
 from livekit import api
 from livekit.agents import AgentServer, JobContext, JobRequest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from dialroom.worker_lines import free_lines, key, worker_ids
 from worker.settings import WorkerSettings
 
 logger = logging.getLogger("dialroom.capacity")
 
 OVERFLOW_ATTRIBUTE = "dialroom.overflow"
-WORKER_PREFIX = "dialroom:worker:"  # + <worker id>:free_lines | :lease | :rooms
 HEARTBEAT_S = 0.5
 # A dead worker's free lines stop counting after this. Not shorter: a worker busy loading
 # models on a loaded box can miss a few heartbeats, and a live worker's lines that drop out
@@ -49,10 +48,6 @@ ROOMS_TTL_S = 3600  # a dead worker's room list, kept until a live worker reaps 
 
 def load(server: AgentServer, max_calls: int) -> float:
     return len(server.active_jobs) / (max_calls + 1)
-
-
-def key(worker_id: str, what: str) -> str:
-    return f"{WORKER_PREFIX}{worker_id}:{what}"
 
 
 class Lines:
@@ -127,12 +122,10 @@ class Lines:
         if self._redis is None:
             return 0
         try:
-            keys = [k async for k in self._worker_keys("free_lines") if k != self._worker_id]
-            values = await self._redis.mget([key(k, "free_lines") for k in keys]) if keys else []
+            return await free_lines(self._redis, besides=self._worker_id)
         except RedisError as err:
             logger.warning("cannot read other workers' free lines: %s", err)
             return 0
-        return sum(int(v) for v in values if v is not None)
 
     async def _reap_dead_workers(self) -> None:
         """End the calls of every worker whose lease ran out (any live worker may do it; a
@@ -140,7 +133,7 @@ class Lines:
         assert self._redis is not None
         dead: dict[str, list[str]] = {}
         live_rooms: set[str] = set()
-        async for worker_id in self._worker_keys("rooms"):
+        async for worker_id in worker_ids(self._redis, "rooms"):
             rooms = json.loads(await self._redis.get(key(worker_id, "rooms")) or "[]")
             if await self._redis.exists(key(worker_id, "lease")):
                 live_rooms.update(rooms)
@@ -159,12 +152,6 @@ class Lines:
         except api.TwirpError as err:
             if err.code != api.TwirpErrorCode.NOT_FOUND:
                 logger.warning("cannot end the call in room %s: %s", room, err)
-
-    async def _worker_keys(self, what: str) -> AsyncIterator[str]:
-        """Ids of the workers that have a `what` key."""
-        assert self._redis is not None
-        async for raw in self._redis.scan_iter(match=key("*", what)):
-            yield raw.decode().removeprefix(WORKER_PREFIX).removesuffix(f":{what}")
 
 
 def is_overflow(ctx: JobContext) -> bool:

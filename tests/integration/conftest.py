@@ -12,7 +12,9 @@ from tests.support.stack import RunningStack, start_stack
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_stack(tmp_path_factory.mktemp("dispatch"), num_agents=0)
+    # No workers: dispatches stay where they are put, so no line is ever free.
+    env = {"WAIT_FOR_FREE_LINE": "false"}
+    running = start_stack(tmp_path_factory.mktemp("dispatch"), num_agents=0, env=env)
     yield running
     running.stop()
 

@@ -137,6 +137,7 @@ def run_dispatcher(stack: RunningStack, redis_url: str, log: Path) -> subprocess
         "MAX_CONCURRENT_CALLS": "1000",
         "DIAL_TIMEOUT_S": "600",
         "POLL_INTERVAL_S": "0.05",
+        "WAIT_FOR_FREE_LINE": "false",  # no workers in this stack
     }
     with log.open("ab") as out:
         return subprocess.Popen(

@@ -34,6 +34,7 @@ def settings_for(stack: RunningStack, redis_url: str, **changes: object) -> Disp
         "claim_idle_s": 0.2,
         "retry_delay_s": 0.2,
         "max_concurrent_calls": 100,
+        "wait_for_free_line": False,  # the stack has no workers: no line is ever free
         **changes,
     }
     return DispatcherSettings(**values)  # type: ignore[arg-type]
