@@ -54,7 +54,7 @@ def test_a_person_is_greeted_when_they_stop_speaking(
         phone_port,
         tmp_path,
         "vm-human-1",
-        [("callee_hello.wav", 0.5), ("callee_yes.wav", 11.0)],
+        [("callee_hello.wav", 0.5), ("callee_yes.wav", 13.0)],  # after the greeting
     )
     assert GREETING in text and "noted your answer" in text, text
     assert MESSAGE not in text, text

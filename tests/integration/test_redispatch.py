@@ -16,6 +16,7 @@ from dialroom.call_status import CallStatus, claim_dial
 from dispatcher.redispatch import redispatch_untaken
 from tests.support.dispatching import (
     AGENT,
+    dispatched,
     dispatcher_running,
     eventually,
     is_,
@@ -40,6 +41,11 @@ async def dialing(stack: RunningStack, redis_url: str, store: Redis) -> str:
     settings = settings_for(stack, redis_url, redispatch_after_s=3600)
     async with dispatcher_running(settings, store):
         await eventually(is_(store, call_id, CallStatus.DIALING))
+
+        async def dispatch_made() -> bool:  # `dialing` is written just before the dispatch
+            return len(await dispatched(stack, call_id)) == 1
+
+        await eventually(dispatch_made)
     return call_id
 
 

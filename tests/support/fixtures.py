@@ -20,7 +20,7 @@ CALLER_LINES: dict[str, str] = {
     "caller_friday.wav": "Friday would be great.",
     # who picks up an outbound call: a person, then their answer; a voicemail box
     "callee_hello.wav": "Hello?",
-    "callee_yes.wav": "Yes, I will be there.",
+    "callee_yes.wav": "Yes I will be there.",  # no comma: a pause there can split the turn
     "callee_voicemail.wav": (
         "You have reached the voicemail of Sam Taylor, "
         "please leave a message after the tone and I will get back to you"
