@@ -40,7 +40,7 @@ from dispatcher.redispatch import redispatch_untaken
 from dispatcher.rules import Closed, closed_now, rules_for
 from dispatcher.settings import DispatcherSettings
 from dispatcher.stream import DialStream, Job
-from dispatcher.watch import TRUNKS, live_calls, sweep, untaken_dispatches
+from dispatcher.watch import TRUNKS, live_calls, sweep
 
 logger = logging.getLogger("dialroom.dispatcher")
 
@@ -171,6 +171,9 @@ class Dispatcher:
         False when there is nothing to do: the call was canceled, or has moved on.
         """
         request = job.request
+        # Read once, as the call reaches the head of the queue, not on every poll of the wait:
+        # it reads the persona file.
+        rules = await rules_for(self.redis, request, self.settings)
         while True:
             self._check_stop()
             now = await current_status(self.redis, request.call_id)
@@ -186,7 +189,6 @@ class Dispatcher:
                 return True  # a restart after a crash: the call already holds its slot
             if await dnc.cancel_if_listed(self.redis, request):
                 return False  # listed after it was queued: canceled, never dialed
-            rules = await rules_for(self.redis, request, self.settings)
             if await self._slot_free(request.call_id, rules.trunk):
                 closed = closed_now(rules.calling_hours, request.to_number, datetime.now(UTC))
                 if closed is not None:
@@ -214,12 +216,12 @@ class Dispatcher:
         wait in `dialing` for one (and fail after `dial_timeout_s`) instead of in the queue."""
         live = await live_calls(self.redis, besides=call_id)
         per_trunk = self.settings.max_concurrent_per_trunk
-        under_caps = live.total() < self.settings.max_concurrent_calls and (
-            per_trunk == 0 or live[trunk] < per_trunk
+        under_caps = live.per_trunk.total() < self.settings.max_concurrent_calls and (
+            per_trunk == 0 or live.per_trunk[trunk] < per_trunk
         )
         if not under_caps or not self.settings.wait_for_free_line:
             return under_caps
-        return await free_lines(self.redis) - await untaken_dispatches(self.redis) > 0
+        return await free_lines(self.redis) - live.untaken > 0
 
     async def _hold_until_open(self, request: DialRequest, closed: Closed) -> None:
         """Out of calling hours: back into the schedule for the opening, or failed when the

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
@@ -48,27 +49,25 @@ LIVE = frozenset({CallStatus.DIALING, CallStatus.RINGING, CallStatus.ANSWERED})
 TRUNKS = "dialroom:dial:trunk"  # hash: call id -> the outbound trunk it was dispatched for
 
 
-async def live_calls(redis: Redis, *, besides: str | None = None) -> Counter[str]:
-    """Calls dialing, ringing or answered now, per outbound trunk: what the caps count
-    (`.total()` for all trunks)."""
-    live: Counter[str] = Counter()
+@dataclass
+class LiveCalls:
+    """Calls dialing, ringing or answered now: what the caps and the free lines are held to."""
+
+    per_trunk: Counter[str] = field(default_factory=Counter)  # `.total()` for all trunks
+    untaken: int = 0  # dispatched, and no worker has started to dial: each will take a line
+
+
+async def live_calls(redis: Redis, *, besides: str | None = None) -> LiveCalls:
+    live = LiveCalls()
     for call_id in await active_calls(redis):
-        if call_id != besides:
-            status = await current_status(redis, call_id)
-            if status is not None and status.status in LIVE:
-                trunk = await redis.hget(TRUNKS, call_id) or ""
-                live[trunk.decode() if isinstance(trunk, bytes) else trunk] += 1
+        status = await current_status(redis, call_id) if call_id != besides else None
+        if status is None or status.status not in LIVE:
+            continue
+        trunk = await redis.hget(TRUNKS, call_id) or ""
+        live.per_trunk[trunk.decode() if isinstance(trunk, bytes) else trunk] += 1
+        if status.status == CallStatus.DIALING:
+            live.untaken += not await dial_claimed(redis, call_id, status.attempts)
     return live
-
-
-async def untaken_dispatches(redis: Redis) -> int:
-    """Calls dispatched that no worker has started to dial yet: each will take a line."""
-    untaken = 0
-    for call_id in await active_calls(redis):
-        status = await current_status(redis, call_id)
-        if status is not None and status.status == CallStatus.DIALING:
-            untaken += not await dial_claimed(redis, call_id, status.attempts)
-    return untaken
 
 
 async def sweep(redis: Redis, settings: DispatcherSettings) -> None:

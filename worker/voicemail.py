@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Literal
 
 from livekit.agents import AMD, AgentSession, AMDCategory
 from livekit.agents.voice.amd import AMDPredictionEvent
@@ -52,16 +53,16 @@ async def act_on(
     answered_at: float,
 ) -> VoicemailCheck:
     """Leave the message or hang up for a machine; for a human, nothing (the agent greets)."""
-    action = "greeted"
+    action: Literal["greeted", "left_message", "hung_up"] = "greeted"
     if verdict.is_machine:
         leave = voicemail.action == "leave_message" and verdict.category == AMDCategory.MACHINE_VM
         if leave:
-            await session.say(message, allow_interruptions=False, add_to_chat_ctx=True)
+            await session.say(message, allow_interruptions=False)
         action = "left_message" if leave else "hung_up"
     check = VoicemailCheck(
         answered_by=verdict.category.value,
         reason=verdict.reason,
-        action=action,  # type: ignore[arg-type]
+        action=action,
         decided_after_s=round(time.time() - answered_at, 3),
     )
     logger.info(

@@ -53,7 +53,6 @@ import math
 import re
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,19 +61,19 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
+from tests.support.openai_wire import (
+    ToolCallReply,
+    chat_chunks,
+    echo,
+    usage_chunk,
+    whole_completion,
+)
+
 Route = str  # "chat" | "stt" | "tts"
 ChatReply = str | Callable[[list[dict[str, Any]]], str]
 _OUTPUT_RATE = re.compile(r"^raw-(\d+)(k?)hz-16bit-mono-pcm$")
 _VOICE = re.compile(r'<voice\s+name="([^"]+)"')
 _TAG = re.compile(r"<[^>]+>")
-
-
-@dataclass(frozen=True)
-class ToolCallReply:
-    """A scripted chat answer that calls a function tool instead of speaking."""
-
-    name: str
-    arguments: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,14 +96,6 @@ class RecordedRequest:
         return _TAG.sub("", self.body.decode("utf-8", "replace")).strip()
 
 
-def _echo(messages: list[dict[str, Any]]) -> str:
-    users = [m for m in messages if m.get("role") == "user"]
-    content = users[-1].get("content", "") if users else ""
-    if isinstance(content, list):  # content parts
-        content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return f"You said: {content}" if content else "Hello!"
-
-
 class FakeCloud:
     """OpenAI chat/STT and Azure TTS on one loopback port; see the module docstring."""
 
@@ -115,7 +106,7 @@ class FakeCloud:
         azure_speech_key: str = "azure-test",
         latency_s: float = 0.0,
         chunk_delay_s: float = 0.0,
-        chat_reply: ChatReply = _echo,
+        chat_reply: ChatReply = echo,
         transcript: str = "hello",
         speech: str = "tone",
         port: int = 0,
@@ -235,9 +226,9 @@ class FakeCloud:
             reply = self.chat_reply
             step = reply if isinstance(reply, str) else reply(body.get("messages", []))
         await asyncio.sleep(self.latency_s)
-        chunks = _chat_chunks(step, model=str(body.get("model", "fake")))
+        chunks = chat_chunks(step, model=str(body.get("model", "fake")))
         if not body.get("stream"):
-            return web.json_response(_whole_completion(step, model=str(body.get("model", "fake"))))
+            return web.json_response(whole_completion(step, model=str(body.get("model", "fake"))))
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         for i, chunk in enumerate(chunks):
@@ -245,7 +236,7 @@ class FakeCloud:
                 await asyncio.sleep(self.chunk_delay_s)
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
         if (body.get("stream_options") or {}).get("include_usage"):
-            usage = _usage_chunk(body, step, model=str(body.get("model", "fake")))
+            usage = usage_chunk(body, step, model=str(body.get("model", "fake")))
             await response.write(f"data: {json.dumps(usage)}\n\n".encode())
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
@@ -317,58 +308,6 @@ def _multipart_fields(request: web.Request, body: bytes) -> dict[str, str]:
     return fields
 
 
-def _chat_chunks(step: str | ToolCallReply, *, model: str) -> list[dict[str, Any]]:
-    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time())}
-    base["model"] = model
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-
-    if isinstance(step, ToolCallReply):
-        call = {
-            "index": 0,
-            "id": "call_fake_1",
-            "type": "function",
-            "function": {"name": step.name, "arguments": json.dumps(step.arguments)},
-        }
-        return [chunk({"role": "assistant", "tool_calls": [call]}), chunk({}, "tool_calls")]
-    words = re.findall(r"\S+\s*", step) or [""]
-    first = [chunk({"role": "assistant", "content": words[0]})]
-    return first + [chunk({"content": w}) for w in words[1:]] + [chunk({}, "stop")]
-
-
-def _usage_chunk(body: dict[str, Any], step: str | ToolCallReply, *, model: str) -> dict[str, Any]:
-    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
-    completion = len(step.split()) if isinstance(step, str) else 10
-    usage = {"prompt_tokens": prompt, "completion_tokens": completion}
-    usage["total_tokens"] = prompt + completion
-    return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
-            "model": model, "choices": [], "usage": usage}  # fmt: skip
-
-
-def _whole_completion(step: str | ToolCallReply, *, model: str) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": None}
-    if isinstance(step, ToolCallReply):
-        message["tool_calls"] = [
-            {
-                "id": "call_fake_1",
-                "type": "function",
-                "function": {"name": step.name, "arguments": json.dumps(step.arguments)},
-            }
-        ]
-    else:
-        message["content"] = step
-    finish = "tool_calls" if isinstance(step, ToolCallReply) else "stop"
-    return {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }
-
-
 def _tone_pcm(text: str, rate: int) -> bytes:
     seconds = min(10.0, max(0.2, 0.06 * len(text)))
     t = np.arange(int(rate * seconds)) / rate
@@ -404,7 +343,7 @@ def main() -> None:
         azure_speech_key=args.azure_speech_key,
         latency_s=args.latency,
         chunk_delay_s=args.chunk_delay,
-        chat_reply=args.reply or _echo,
+        chat_reply=args.reply or echo,
         transcript=args.transcript,
         speech=args.speech,
         port=args.port,

@@ -93,3 +93,8 @@ def is_(store: Redis, call_id: str, wanted: CallStatus) -> Callable[[], Awaitabl
         return await status(store, call_id) == wanted
 
     return check
+
+
+async def stream_empty(store: Redis) -> bool:
+    """Every queued call has been taken off the dial queue."""
+    return int(await store.xlen(dial_queue.QUEUE_STREAM)) == 0

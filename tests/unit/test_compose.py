@@ -198,7 +198,7 @@ def worker_http() -> Iterator[tuple[int, list[int]]]:
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
-            pass
+            """No request log on stderr."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from abc import abstractmethod
 
 from livekit.agents import llm
 from livekit.agents.llm.tool_context import get_fnc_tool_names
@@ -37,8 +38,9 @@ class RuleLLM(llm.LLM):
     ) -> llm.LLMStream:
         return Reply(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
 
+    @abstractmethod
     def respond(self, reply: Reply) -> None:
-        raise NotImplementedError
+        """Say text (`reply.say`) and/or call tools (`reply.call`) for this turn."""
 
 
 class Reply(llm.LLMStream):
