@@ -1,6 +1,7 @@
 """Caller lines for speech tests, rendered once by piper and kept as small 8 kHz WAV fixtures.
 
-To regenerate (piper is deterministic, so the bytes come out the same), from the repository root:
+To regenerate, from the repository root (piper with zero noise is deterministic on one CPU,
+but other CPUs render slightly different bytes: tests check what the audio says, not its bytes):
 
     .venv/bin/python -c "from tests.support.fixtures import render_all; render_all()"
 """

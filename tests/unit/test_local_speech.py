@@ -7,6 +7,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 from livekit import rtc
 from livekit.agents import stt
 
@@ -64,8 +65,46 @@ async def test_piper_speech_round_trips_through_whisper(tmp_path: Path) -> None:
     assert "friday" in (await asyncio.to_thread(transcribe_wav, wav_path)).lower()
 
 
-def test_fixtures_regenerate_byte_identical(tmp_path: Path) -> None:
-    for name, text in CALLER_LINES.items():
-        render_fixture(text, tmp_path / name)
+# what each fixture must still be heard to say (neural speech is not byte-identical across CPUs)
+KEY_WORDS: dict[str, tuple[str, ...]] = {
+    "caller_tuesday.wav": ("tuesday",),
+    "caller_friday.wav": ("friday",),
+    "callee_hello.wav": ("hello",),
+    "callee_yes.wav": ("yes", "there"),
+    "callee_voicemail.wav": ("reached", "leave a message"),
+}
 
-        assert (tmp_path / name).read_bytes() == (FIXTURES_DIR / name).read_bytes()
+
+def _phone_audio(path: Path) -> tuple[float, float]:
+    """Duration (s) and loudness (RMS, 0-1) of an 8 kHz mono 16-bit WAV."""
+    with wave.open(str(path), "rb") as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+    pcm = samples.astype(np.float32) / 32768.0
+    return len(samples) / 8000, float(np.sqrt(np.mean(pcm**2)))
+
+
+def test_every_caller_line_has_its_key_words() -> None:
+    assert set(KEY_WORDS) == set(CALLER_LINES)
+
+
+@pytest.mark.parametrize("name", sorted(CALLER_LINES))
+def test_fixture_says_its_line(name: str) -> None:
+    duration, loudness = _phone_audio(FIXTURES_DIR / name)
+    heard = transcribe_wav(FIXTURES_DIR / name).lower()
+
+    assert 0.3 < duration < 15
+    assert loudness > 0.02  # speech, not silence
+    assert all(word in heard for word in KEY_WORDS[name]), heard
+
+
+@pytest.mark.parametrize("name", ["caller_tuesday.wav", "callee_voicemail.wav"])
+def test_fixture_renders_to_the_same_speech_on_this_cpu(name: str, tmp_path: Path) -> None:
+    render_fixture(CALLER_LINES[name], tmp_path / name)
+    duration, loudness = _phone_audio(tmp_path / name)
+    kept_duration, kept_loudness = _phone_audio(FIXTURES_DIR / name)
+    heard = transcribe_wav(tmp_path / name).lower()
+
+    assert abs(duration - kept_duration) < 0.15 * kept_duration
+    assert abs(loudness - kept_loudness) < 0.3 * kept_loudness
+    assert all(word in heard for word in KEY_WORDS[name]), heard
