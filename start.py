@@ -7,11 +7,9 @@ python start.py status         # what is running where, workers registered
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from typing import Annotated
 
@@ -33,12 +31,13 @@ from dialroom.settings import (
     describe_validation_error,
 )
 from sip.cli import sip_app
+from stack.health import describe
 from stack.install import InstallError, ensure_installed
 from stack.ports import busy_ports, pick_free_ports
 from stack.run import run_stack
 from stack.services import StackPlan
 from stack.settings import StackSettings
-from stack.state import StackState, read_state
+from stack.state import ServiceState, StackState, read_state
 from stack.supervisor import StartError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -107,14 +106,16 @@ def up(
     workers, then wait.
 
     Each part is started in order and waited on until healthy; a development SIP trunk is
-    provisioned so a softphone can call the printed address. Ctrl-C or SIGTERM stops
-    everything in reverse order.
+    provisioned so a softphone can call the printed address. A part that crashes later is
+    started again (after 1 s, then up to a minute while it keeps crashing), and the stack runs
+    on. Ctrl-C or SIGTERM stops everything in reverse order.
     """
     if compose:
         raise typer.Exit(run_compose())
     settings = load_settings()
     api_key, api_secret = _keys(settings, dev)
     _check_api_settings(dev)
+    _check_redis_password(settings, dev)
     workers = num_agents if num_agents is not None else settings.num_agents
     ports = pick_free_ports(workers) if auto_ports else settings.ports()
     if busy := busy_ports(ports, workers):
@@ -137,6 +138,7 @@ def up(
         dev_mode=dev,
         dev_outbound_address=settings.sip_dev_outbound_address,
         worker_drain_s=settings.worker_drain_s,
+        redis_password=settings.redis_password,
     )
     try:
         with console.status("starting") as spinner:
@@ -146,6 +148,7 @@ def up(
                 dev_keys=dev,
                 status=lambda text: spinner.update(text),
                 announce=lambda state: (spinner.stop(), announce(state)),
+                log=supervision_log,
             )
     except (StartError, OSError) as err:
         raise fail(str(err)) from err
@@ -157,21 +160,28 @@ def up(
 def status(
     run_dir: Annotated[Path | None, typer.Option(help="The run directory of `up`.")] = None,
 ) -> None:
-    """Show what `up` is running: each service, its address, and each worker's registration."""
+    """Show what `up` is running: each process, its address, and its health as it reports it
+    (a worker: whether livekit-server registered it); restarts and crashed parts waiting."""
     settings = load_settings()
     state = read_state((run_dir or settings.run_dir).resolve())
     if state is None:
         raise fail("no stack is running (start one with `python start.py up --dev`)")
-    table = Table("service", "pid", "address", "detail")
+    table = Table("service", "pid", "address", "health", "restarts")
     for service in state.services:
         table.add_row(
             service.name,
             str(service.pid),
             service.address,
-            _detail(service.name, service.address, Path(service.log)),
+            _health(service),
+            str(service.restarts),
         )
     console.print(table)
     console.print(f"call: [bold]{state.sip_uri}[/]")
+
+
+def supervision_log(text: str) -> None:
+    """What the running stack reports (a crash, a restart), one timestamped line each."""
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {escape(text)}", soft_wrap=True)
 
 
 def announce(state: StackState) -> None:
@@ -212,20 +222,25 @@ def _keys(settings: StackSettings, dev: bool) -> tuple[str, str]:
     raise AssertionError("unreachable")
 
 
-def _detail(name: str, address: str, log: Path) -> str:
-    if not name.startswith("worker-"):
-        return ""
+def _check_redis_password(settings: StackSettings, dev: bool) -> None:
+    """Outside --dev, the Redis that `up` starts has a password (REDIS_PASSWORD)."""
+    if dev:
+        return
     try:
-        with urllib.request.urlopen(address, timeout=1) as response:
-            info = json.load(response)
-    except OSError:
-        return "not answering"
-    registered = (
-        "registered" if "registered worker" in log.read_text(errors="replace") else "not registered"
-    )
-    calls = info.get("active_jobs", 0)
-    load = float(info.get("worker_load", 0))
-    return f"{registered}, agent {info.get('agent_name')}, {calls} active call(s), load {load:.2f}"
+        settings.require_redis_password()
+    except SettingsError as err:
+        raise fail(str(err)) from err
+
+
+def _health(service: ServiceState) -> str:
+    if service.next_start_at is not None:
+        wait = max(0.0, service.next_start_at - time.time())
+        return f"[red]crashed[/] (code {service.last_exit}), starting again in {wait:.0f}s"
+    if service.health is None:
+        return ""
+    described = describe(service.health, service.pid)
+    good = described == "healthy" or described.startswith("registered")
+    return described if good else f"[yellow]{described}[/]"
 
 
 def run_compose() -> int:

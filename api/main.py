@@ -1,10 +1,12 @@
 """The Dialroom API: the app, its lifespan (opens Redis) and its routers.
 
-`python -m api` reads and checks the settings, then serves `create_app(settings)`.
+`python -m api` reads and checks the settings, then serves `create_app(settings)`. What an
+operator must know about the keys (development mode, a dev key refused) is logged at start-up.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,10 +15,13 @@ from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.body_limit import BodyLimitMiddleware
+from api.destinations import CallerIds, DestinationGate
 from api.errors import plain_http_error
 from api.query import single_valued_query
 from api.routes import calls, campaigns, dnc, health, metrics
 from api.settings import ApiSettings
+
+logger = logging.getLogger("dialroom.api")
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -24,6 +29,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for note in settings.start_up_notes():
+            logger.warning(note)
         app.state.redis = Redis.from_url(settings.redis_url, decode_responses=True)
         try:
             yield
@@ -38,6 +45,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         dependencies=[Depends(single_valued_query)],
     )
     app.state.settings = settings
+    app.state.destinations = DestinationGate(settings, CallerIds(settings))
     app.add_exception_handler(StarletteHTTPException, plain_http_error)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)

@@ -3,7 +3,9 @@
 The body is `OutboundCall` (the shared contract) plus the checks only the API can make for a
 client: dialable E.164 numbers, a schedule with a timezone, an http(s) callback. A failed
 check is a normal 422 naming the field (`loc: ["body", "to_number"]`); whether the persona
-exists is checked by the route, against the configured AGENTS_DIR, in the same shape.
+exists is checked by the route, against the configured AGENTS_DIR, in the same shape, and so
+is what needs the settings: the destination policy (number types and countries, the trunk's
+caller ids, a callback to an inside address), in `api.destinations`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dialroom.calls import CallRecord
 from dialroom.campaigns import Callee, Campaign, CampaignSpec, CampaignState
 from dialroom.dial import DialRequest, OutboundCall
 from dialroom.dnc import Listed
+from dialroom.templates import is_identifier
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
@@ -48,7 +51,27 @@ def e164(value: str) -> str:
     )
 
 
+def variable_names(variables: dict[str, str]) -> dict[str, str]:
+    """`variables` when each name can be used as `{name}`; the values are data, taken as is."""
+    for name in variables:
+        if not is_identifier(name):
+            raise PydanticCustomError(
+                "variable_name",
+                f"variable names are letters, digits and _, not starting with a digit, so a "
+                f"greeting or prompt can use them as {{name}}; got {name[:64]!r}",
+            )
+    return variables
+
+
 class OutboundCallBody(OutboundCall):
+    """`greeting` and `llm_prompt` are taken as they are: only `{name}` of a variable of the
+    call is replaced (dialroom.templates); any other brace is said or read as written."""
+
+    @field_validator("variables")
+    @classmethod
+    def _variables(cls, value: dict[str, str]) -> dict[str, str]:
+        return variable_names(value)
+
     @field_validator("to_number")
     @classmethod
     def _to_number(cls, value: str) -> str:
@@ -122,6 +145,11 @@ class CalleeBody(Callee):
     @classmethod
     def _to_number(cls, value: str) -> str:
         return e164(value)
+
+    @field_validator("variables")
+    @classmethod
+    def _variables(cls, value: dict[str, str]) -> dict[str, str]:
+        return variable_names(value)  # a CSV file's column names
 
 
 class CampaignBody(CampaignSpec):

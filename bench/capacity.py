@@ -39,6 +39,7 @@ from rich.table import Table
 from bench.first_call import CALLER_LINE, CallTiming, measure, speech_span, summary
 from dialroom.paths import ROOT
 from tests.support.cloud_fakes import FakeCloud
+from tests.support.cloud_persona import CLOUD_PERSONA, cloud_persona
 from tests.support.phone import PhoneError, start_dialing
 from tests.support.stack import RunningStack, start_stack
 
@@ -48,7 +49,6 @@ SAMPLE_S = 1.0
 STOP_TIMEOUT_S = 180.0  # the worker drains first (WORKER_DRAIN_S, 60 s by default)
 P95_GROWTH = 1.2  # a level whose reply p95 is above this times the baseline's is over capacity
 GIVE_UP = 3.0  # a level this much slower ends the run even without a failed call
-CLOUD_PERSONA = "cloudbench"
 CLOUD_REPLY = "Great, I have you down for Tuesday. Thank you for calling, goodbye!"
 
 console = Console()
@@ -191,32 +191,6 @@ def verdict(level: Level, baseline_p95: float | None) -> str | None:
     if baseline_p95 is not None and p95 is not None and p95 > P95_GROWTH * baseline_p95:
         return f"reply p95 {p95:.2f} s > {P95_GROWTH:.1f} x baseline {baseline_p95:.2f} s"
     return None
-
-
-def cloud_persona(folder: Path, fake: FakeCloud) -> dict[str, str]:
-    """A persona on the real cloud plugins, pointed at the fakes; returns the stack's env."""
-    agents, prompts = folder / "agents", folder / "prompts"
-    agents.mkdir(parents=True, exist_ok=True)
-    prompts.mkdir(parents=True, exist_ok=True)
-    (prompts / "bench.md").write_text("You book appointments. Ask which day suits the caller.\n")
-    persona = {
-        "name": CLOUD_PERSONA,
-        "language": "en-US",
-        "stt": {"provider": "openai", "endpoint": fake.openai_base_url},
-        "llm": {"provider": "openai", "model": "gpt-4.1-mini", "base_url": fake.openai_base_url},
-        "tts": {"provider": "azure", "voice": "en-US-JennyNeural",
-                "endpoint": fake.azure_tts_endpoint},
-        "prompt": "bench.md",
-        "greeting": {"inbound": "Hello, which day would you like to come in?"},
-        "turn": {"min_endpointing_s": 0.4, "max_endpointing_s": 3.0, "detection": "vad"},
-    }  # fmt: skip
-    (agents / f"{CLOUD_PERSONA}.yaml").write_text(json.dumps(persona, indent=2))
-    return {
-        "AGENTS_DIR": str(agents),
-        "PROMPTS_DIR": str(prompts),
-        "OPENAI_API_KEY": fake.openai_key,
-        "AZURE_SPEECH_KEY": fake.azure_speech_key,
-    }
 
 
 def report(levels: list[Level], title: str) -> None:

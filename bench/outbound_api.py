@@ -7,8 +7,13 @@ httpx async load: `--rounds` alternating rounds of `--requests` each at `--concu
 background load on the box hits both alike. It prints requests per second, p50 / p95 latency
 and the ratio real / floor; it never asserts them.
 
+`--fsync` names Redis' `appendfsync` policies to measure (set with CONFIG SET between rounds,
+alternating too); with `always` and `everysec` it prints their throughput ratio, the number
+the policy `start.py` and compose run Redis with rests on (README, "Durability").
+
     .venv/bin/python -m bench.outbound_api
     .venv/bin/python -m bench.outbound_api --requests 2000 --concurrency 32
+    .venv/bin/python -m bench.outbound_api --fsync always --fsync everysec
 
 Nothing dials: no dispatcher runs, the queued calls stay in the stream of a throwaway Redis.
 """
@@ -40,6 +45,7 @@ from api.main import create_app
 from api.settings import ApiSettings
 from dialroom.paths import ROOT
 from dialroom.settings import DEV_DIALROOM_API_KEY
+from stack.services import APPENDFSYNC
 from tests.support.redis_server import redis_server
 
 BODY = {"to_number": "+14155550123", "persona": "demo", "caller_name": "Sam"}
@@ -157,49 +163,85 @@ class Totals:
 
 
 async def compare(
-    urls: dict[str, str], *, rounds: int, requests: int, concurrency: int
-) -> dict[str, Totals]:
-    totals = {name: Totals() for name in urls}
+    urls: dict[str, str],
+    *,
+    redis_url: str,
+    policies: list[str],
+    rounds: int,
+    requests: int,
+    concurrency: int,
+) -> dict[tuple[str, str], Totals]:
+    """(endpoint, appendfsync policy) -> totals, over `rounds` rounds alternating both."""
+    totals = {(name, policy): Totals() for policy in policies for name in urls}
     paths = {"real": REAL_PATH, "bare": BARE_PATH}
     for name, url in urls.items():  # warm-up: connections, imports, the persona list
         await load(url, paths[name], requests=min(200, requests), concurrency=concurrency)
-    for n in range(rounds):
-        order = list(urls) if n % 2 == 0 else list(reversed(urls))
-        for name in order:
-            seconds, latencies = await load(
-                urls[name], paths[name], requests=requests, concurrency=concurrency
-            )
-            totals[name].add(seconds, latencies)
+    async with Redis.from_url(redis_url) as redis:
+        for n in range(rounds):
+            for policy in policies if n % 2 == 0 else list(reversed(policies)):
+                await redis.config_set("appendfsync", policy)
+                order = list(urls) if n % 2 == 0 else list(reversed(urls))
+                for name in order:
+                    seconds, latencies = await load(
+                        urls[name], paths[name], requests=requests, concurrency=concurrency
+                    )
+                    totals[name, policy].add(seconds, latencies)
     return totals
 
 
-def report(totals: dict[str, Totals], *, rounds: int, requests: int, concurrency: int) -> None:
+WHAT = {
+    "real": "auth, rate limit, validation, persona, enqueue",
+    "bare": "parse JSON, one Redis SET",
+}
+
+
+def report(
+    totals: dict[tuple[str, str], Totals],
+    *,
+    rounds: int,
+    requests: int,
+    concurrency: int,
+    data_dir: Path,
+) -> None:
     table = Table(
         title=f"outbound API: {rounds} x {requests} requests each, concurrency {concurrency}"
     )
-    for column in ("endpoint", "req/s", "p50", "p95", "what it does"):
-        table.add_column(
-            column, justify="left" if column in ("endpoint", "what it does") else "right"
-        )
-    what = {
-        "real": "auth, rate limit, validation, persona, enqueue",
-        "bare": "parse JSON, one Redis SET",
-    }
-    for name, total in totals.items():
+    for column in ("endpoint", "appendfsync", "req/s", "p50", "p95", "what it does"):
+        left = column in ("endpoint", "appendfsync", "what it does")
+        table.add_column(column, justify="left" if left else "right")
+    for (name, policy), total in totals.items():
         table.add_row(
             name,
+            policy,
             f"{total.rate:.0f}",
             f"{total.percentile_ms(50):.1f} ms",
             f"{total.percentile_ms(95):.1f} ms",
-            what[name],
+            WHAT[name],
         )
     console.print(table)
-    ratio = totals["real"].rate / totals["bare"].rate
+    policies = list(dict.fromkeys(policy for _, policy in totals))
+    for policy in policies:
+        ratio = totals["real", policy].rate / totals["bare", policy].rate
+        console.print(f"real / bare throughput, appendfsync {policy}: {ratio:.2f}")
+    if {"always", "everysec"} <= set(policies):
+        for name in ("real", "bare"):
+            ratio = totals[name, "always"].rate / totals[name, "everysec"].rate
+            console.print(f"{name}: appendfsync always / everysec throughput: {ratio:.2f}")
     load1, load5, load15 = os.getloadavg()
     console.print(
-        f"real / bare throughput: {ratio:.2f}; uvicorn 1 process each (h11, asyncio); "
+        f"uvicorn 1 process each (h11, asyncio); Redis AOF on {filesystem(data_dir)}; "
         f"{os.cpu_count()} CPUs, load average {load1:.2f}, {load5:.2f}, {load15:.2f}"
     )
+
+
+def filesystem(path: Path) -> str:
+    """`ext4 (/dev/vda)`: the file system fsync writes through, from /proc/mounts."""
+    best = ("", "?", "?")
+    for line in Path("/proc/mounts").read_text().splitlines():
+        device, mount, kind = line.split()[:3]
+        if str(path.resolve()).startswith(mount) and len(mount) >= len(best[0]):
+            best = (mount, device, kind)
+    return f"{best[2]} ({best[1]})"
 
 
 @app.command()
@@ -207,8 +249,15 @@ def main(
     requests: Annotated[int, typer.Option(min=10, help="Requests per round and endpoint.")] = 1000,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 16,
     rounds: Annotated[int, typer.Option(min=1, help="Alternating rounds per endpoint.")] = 3,
+    fsync: Annotated[
+        list[str] | None,
+        typer.Option(help="Redis appendfsync policy to measure; repeat to compare (always, ...)."),
+    ] = None,
 ) -> None:
     """Queued calls per second on POST /api/outbound-call, against a one-write floor."""
+    policies = list(dict.fromkeys(fsync or [APPENDFSYNC]))
+    if unknown := set(policies) - {"always", "everysec", "no"}:
+        raise typer.BadParameter(f"unknown appendfsync policy: {', '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         work = Path(tmp)
         with redis_server(work / "redis") as redis_port:
@@ -217,11 +266,17 @@ def main(
                 uvicorn_server("real_app", redis_url=redis_url, log=work / "real.log") as real,
                 uvicorn_server("bare_app", redis_url=redis_url, log=work / "bare.log") as bare,
             ):
-                urls = {"real": real, "bare": bare}
                 totals = asyncio.run(
-                    compare(urls, rounds=rounds, requests=requests, concurrency=concurrency)
+                    compare(
+                        {"real": real, "bare": bare},
+                        redis_url=redis_url,
+                        policies=policies,
+                        rounds=rounds,
+                        requests=requests,
+                        concurrency=concurrency,
+                    )
                 )
-    report(totals, rounds=rounds, requests=requests, concurrency=concurrency)
+        report(totals, rounds=rounds, requests=requests, concurrency=concurrency, data_dir=work)
 
 
 if __name__ == "__main__":

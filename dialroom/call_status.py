@@ -1,13 +1,23 @@
-"""Where a call stands: its status history in Redis, written by API, dispatcher and worker.
+"""Where a call stands: one state machine for its status, and the only writer of its keys.
+
+Why one module: the API, the dispatcher and the worker all move a call on, often at the same
+moment. A client's cancel races the dispatch; the sweep that times a call out races the worker
+reporting its end; a worker still finishing attempt 1 reports after attempt 2 was scheduled.
+So every change is `transition`: a compare-and-set on (status, attempt) against one table of
+allowed moves, `ALLOWED`. A final status is never overwritten, a stale attempt never writes,
+and every writer names the attempt it acts for. A move out of busy or no-answer is a retry:
+it starts the next attempt (`NEXT_ATTEMPT`), the only move that changes the attempt number.
 
 Keys: `dialroom:status:<call_id>` (hash: status, attempts, sip_code, detail, updated_at),
-`dialroom:status:<call_id>:history` (list of JSON events, oldest first), and
-`dialroom:metrics:status` (hash: status -> how many times any call entered it, for /metrics).
+`dialroom:status:<call_id>:history` (list of JSON events, oldest first: the webhook outbox),
+and `dialroom:metrics:status` (hash: status -> how many times any call entered it, for
+/metrics). Only this module writes them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -17,6 +27,8 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
+
+logger = logging.getLogger("dialroom.call_status")
 
 STATUS_KEY = "dialroom:status:{call_id}"
 HISTORY_KEY = "dialroom:status:{call_id}:history"
@@ -38,53 +50,155 @@ class CallStatus(StrEnum):
     CANCELED = "canceled"
 
 
-TERMINAL = frozenset(
+# Where a call may go from each status, at the same attempt unless it leaves NEXT_ATTEMPT.
+WAITING_MOVES = frozenset(
+    {CallStatus.DIALING, CallStatus.SCHEDULED, CallStatus.CANCELED, CallStatus.FAILED}
+)
+DIAL_ENDS = frozenset(
     {
-        CallStatus.COMPLETED,
+        CallStatus.ANSWERED,
         CallStatus.BUSY,
         CallStatus.NO_ANSWER,
         CallStatus.REJECTED,
         CallStatus.FAILED,
-        CallStatus.CANCELED,
     }
 )
+ALLOWED: dict[CallStatus, frozenset[CallStatus]] = {
+    # Waiting: dispatched (`dialing`), held for calling hours, canceled, or failed undialed.
+    CallStatus.QUEUED: WAITING_MOVES,
+    CallStatus.SCHEDULED: WAITING_MOVES,
+    # An attempt under way: the worker reports how the dial went; the sweep fails it when stuck.
+    CallStatus.DIALING: DIAL_ENDS | {CallStatus.RINGING},
+    CallStatus.RINGING: DIAL_ENDS,
+    CallStatus.ANSWERED: frozenset({CallStatus.COMPLETED, CallStatus.FAILED}),
+    # Final for their attempt: the one way on is a retry, which starts the next attempt.
+    CallStatus.BUSY: frozenset({CallStatus.SCHEDULED}),
+    CallStatus.NO_ANSWER: frozenset({CallStatus.SCHEDULED}),
+    # Final.
+    CallStatus.COMPLETED: frozenset(),
+    CallStatus.REJECTED: frozenset(),
+    CallStatus.FAILED: frozenset(),
+    CallStatus.CANCELED: frozenset(),
+}
+# A move out of these is a retry: the call goes on at attempt n + 1.
+NEXT_ATTEMPT = frozenset({CallStatus.BUSY, CallStatus.NO_ANSWER})
+FINAL = frozenset(status for status, moves in ALLOWED.items() if not moves)
+TERMINAL = FINAL | NEXT_ATTEMPT  # the attempt has ended (busy / no-answer may be retried)
+INITIAL = frozenset({CallStatus.QUEUED, CallStatus.SCHEDULED})  # what a new call starts as
 
 
 class StatusEvent(BaseModel):
     status: CallStatus
     at: float
-    attempt: int = 1
+    attempt: int
     sip_code: int | None = None
     detail: str | None = None
 
 
-async def set_status(
+class CurrentStatus(BaseModel):
+    """Where a call stands now: the status hash, typed."""
+
+    status: CallStatus
+    attempts: int
+    sip_code: int | None = None
+    detail: str | None = None
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The outcome of `transition`: whether it moved, and where the call stood before."""
+
+    moved: bool
+    before: CurrentStatus | None
+
+
+def allowed(before: CallStatus, after: CallStatus) -> bool:
+    return after in ALLOWED[before]
+
+
+def record_created(pipe: Pipeline, call_id: str, status: CallStatus, *, attempt: int) -> None:
+    """Queue a new call's first status on `pipe`, so it commits with the rest of the call
+    (its request, its place in the queue). Nothing to compare with: the call id is new."""
+    if status not in INITIAL:
+        raise ValueError(f"a call starts {' or '.join(sorted(INITIAL))}, not {status.value}")
+    _record(pipe, call_id, status, attempt=attempt, sip_code=None, detail=None)
+
+
+async def transition(
     redis: Redis,
     call_id: str,
-    status: CallStatus,
+    to: CallStatus,
     *,
-    attempt: int = 1,
+    attempt: int,
+    expect: Collection[CallStatus] | None = None,
     sip_code: int | None = None,
     detail: str | None = None,
-) -> StatusEvent:
+    also: Callable[[Pipeline], object] | None = None,
+) -> Transition:
+    """Move a call to `to`, if it is at `attempt` and the table allows the move from where
+    it is (and it is in `expect`, when the writer narrows it further).
+
+    Compare-and-set with WATCH/MULTI: of two writers racing, the loser sees the winner's
+    status and is refused. A refusal is normal (a late report of an ended call) and logged
+    at debug only. `also` queues more writes (a queue entry, a set member) into the same
+    transaction, so they happen exactly when the status moves.
+    """
+    key = STATUS_KEY.format(call_id=call_id)
     async with redis.pipeline(transaction=True) as pipe:
-        event = record_status(
-            pipe, call_id, status, attempt=attempt, sip_code=sip_code, detail=detail
-        )
-        await pipe.execute()
-    return event
+        while True:
+            try:
+                await pipe.watch(key)
+                before = parse_current(await pipe.hgetall(key))
+                refused = _refusal(before, to, attempt, expect)
+                if refused is not None:
+                    logger.debug(
+                        "call %s stays: not moved to %s, %s",
+                        call_id,
+                        to.value,
+                        refused,
+                        extra={"call_id": call_id},
+                    )
+                    return Transition(moved=False, before=before)
+                assert before is not None
+                after = attempt + 1 if before.status in NEXT_ATTEMPT else attempt
+                pipe.multi()
+                _record(pipe, call_id, to, attempt=after, sip_code=sip_code, detail=detail)
+                if also is not None:
+                    also(pipe)
+                await pipe.execute()
+                return Transition(moved=True, before=before)
+            except WatchError:
+                continue
 
 
-def record_status(
+def _refusal(
+    before: CurrentStatus | None,
+    to: CallStatus,
+    attempt: int,
+    expect: Collection[CallStatus] | None,
+) -> str | None:
+    """Why the move may not happen; None when it may."""
+    if before is None:
+        return "it has no status"
+    if before.attempts != attempt:
+        return f"it is at attempt {before.attempts}, not {attempt}"
+    if expect is not None and before.status not in expect:
+        return f"it is {before.status.value}, not {'/'.join(sorted(expect))}"
+    if not allowed(before.status, to):
+        return f"{before.status.value} -> {to.value} is not an allowed move"
+    return None
+
+
+def _record(
     pipe: Pipeline,
     call_id: str,
     status: CallStatus,
     *,
-    attempt: int = 1,
-    sip_code: int | None = None,
-    detail: str | None = None,
-) -> StatusEvent:
-    """Queue a status change on `pipe`, so it commits together with the caller's other writes."""
+    attempt: int,
+    sip_code: int | None,
+    detail: str | None,
+) -> None:
     event = StatusEvent(
         status=status, at=time.time(), attempt=attempt, sip_code=sip_code, detail=detail
     )
@@ -105,17 +219,6 @@ def record_status(
     pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
     pipe.rpush(HISTORY_KEY.format(call_id=call_id), event.model_dump_json())
     pipe.hincrby(STATUS_COUNTS_KEY, status.value, 1)
-    return event
-
-
-class CurrentStatus(BaseModel):
-    """Where a call stands now: the status hash, typed."""
-
-    status: CallStatus
-    attempts: int = 1
-    sip_code: int | None = None
-    detail: str | None = None
-    updated_at: float
 
 
 async def current_status(redis: Redis, call_id: str) -> CurrentStatus | None:
@@ -132,59 +235,6 @@ def parse_current(raw: dict[bytes | str, bytes | str]) -> CurrentStatus | None:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-@dataclass(frozen=True)
-class Transition:
-    """The outcome of `transition`: whether it moved, and where the call stood before."""
-
-    moved: bool
-    before: CurrentStatus | None
-
-
-async def transition(
-    redis: Redis,
-    call_id: str,
-    status: CallStatus,
-    *,
-    expect: Collection[CallStatus],
-    expect_attempt: int | None = None,
-    attempt: int | None = None,
-    detail: str | None = None,
-    also: Callable[[Pipeline], object] | None = None,
-) -> Transition:
-    """Move a call to `status` only if it is now in `expect` (and at `expect_attempt`).
-
-    Compare-and-set with WATCH/MULTI: a cancel racing the dispatcher, or two dispatchers
-    racing each other, cannot both win. `also` queues more writes (a queue entry, a set
-    member) into the same transaction, so they happen exactly when the status moves.
-    """
-    key = STATUS_KEY.format(call_id=call_id)
-    async with redis.pipeline(transaction=True) as pipe:
-        while True:
-            try:
-                await pipe.watch(key)
-                before = parse_current(await pipe.hgetall(key))
-                if (
-                    before is None
-                    or before.status not in expect
-                    or (expect_attempt is not None and before.attempts != expect_attempt)
-                ):
-                    return Transition(moved=False, before=before)
-                pipe.multi()
-                record_status(
-                    pipe,
-                    call_id,
-                    status,
-                    attempt=attempt if attempt is not None else before.attempts,
-                    detail=detail,
-                )
-                if also is not None:
-                    also(pipe)
-                await pipe.execute()
-                return Transition(moved=True, before=before)
-            except WatchError:
-                continue
 
 
 async def status_history(redis: Redis, call_id: str) -> list[StatusEvent]:

@@ -9,16 +9,18 @@ releases (nothing is dropped: held calls wait); canceling cancels every call not
 
 Keys (all written in one MULTI at creation):
 - `dialroom:campaign:<id>` hash: `settings` (JSON), `state`, `created_at`, `concurrency`,
-  `total` (rows given), `do_not_call` (rows skipped: their number is on the do-not-call list)
+  `total` (rows given), `do_not_call` (rows skipped: their number is on the do-not-call list),
+  `duplicates` (rows skipped: their number came in an earlier row; each number is called once)
 - `dialroom:campaign:<id>:calls` list of call ids; `...:pending` the ones not yet released;
   `...:inflight` set of released calls that have not finished
 - `dialroom:campaigns` sorted set (id -> sequence, newest highest), `dialroom:campaigns:feeding`
   set of campaigns the feeder looks at, `dialroom:campaign:of-call` hash (call id -> campaign)
+- `dialroom:campaign:idempotency:<scope>:<key>` (24 h): the campaign an `Idempotency-Key`
+  created, and a fingerprint of the settings and rows it came with
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import Counter
 from collections.abc import Collection
@@ -28,10 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from dialroom import dnc
-from dialroom.call_status import STATUS_KEY, CallStatus, record_status, transition
-from dialroom.dial import DialRequest
-from dialroom.dial_queue import CALLS, CANCELABLE, REQUEST_KEY, SCHEDULED, SEQUENCE, new_call_id
+from dialroom import dial_queue
+from dialroom.call_status import STATUS_KEY, CallStatus
 from dialroom.persona import CallingHours
 
 CAMPAIGN_KEY = "dialroom:campaign:{campaign_id}"
@@ -97,57 +97,16 @@ class Campaign(CampaignSettings):
     created_at: float
     total: int = Field(description="Rows given")
     do_not_call: int = Field(description="Rows skipped: the number is on the do-not-call list")
+    duplicates: int = Field(
+        default=0, description="Rows skipped: the number came in an earlier row (called once)"
+    )
 
 
 def new_campaign_id() -> str:
     return uuid.uuid4().hex
 
 
-async def create(redis: Redis, spec: CampaignSpec) -> Campaign:
-    """Write the campaign and one queued call per row not on the do-not-call list."""
-    campaign_id = new_campaign_id()
-    listed = await dnc.listed_among(redis, [c.to_number for c in spec.callees])
-    requests = [_request(spec, callee) for callee in spec.callees if callee.to_number not in listed]
-    campaign = Campaign(
-        **spec.model_dump(exclude={"callees"}),
-        campaign_id=campaign_id,
-        state=CampaignState.RUNNING if requests else CampaignState.COMPLETED,
-        created_at=time.time(),
-        total=len(spec.callees),
-        do_not_call=len(spec.callees) - len(requests),
-    )
-    last = await redis.incrby(SEQUENCE, len(requests)) if requests else 0
-    order = await redis.incr(CAMPAIGN_SEQUENCE)
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(CAMPAIGN_KEY.format(campaign_id=campaign_id), mapping=_fields(campaign))
-        pipe.zadd(CAMPAIGNS, {campaign_id: order})
-        for sequence, request in enumerate(requests, start=last - len(requests) + 1):
-            pipe.set(REQUEST_KEY.format(call_id=request.call_id), request.model_dump_json())
-            pipe.zadd(CALLS, {request.call_id: sequence})
-            record_status(pipe, request.call_id, CallStatus.QUEUED)
-            pipe.hset(CAMPAIGN_OF_CALL, request.call_id, campaign_id)
-        if requests:
-            ids = [r.call_id for r in requests]
-            pipe.rpush(CALL_IDS_KEY.format(campaign_id=campaign_id), *ids)
-            pipe.rpush(PENDING_KEY.format(campaign_id=campaign_id), *ids)
-            pipe.sadd(FEEDING, campaign_id)
-        await pipe.execute()
-    return campaign
-
-
-def _request(spec: CampaignSpec, callee: Callee) -> DialRequest:
-    return DialRequest(
-        to_number=callee.to_number,
-        persona=spec.persona,
-        caller_name=callee.caller_name,
-        from_number=spec.from_number,
-        variables=callee.variables,
-        max_attempts=spec.max_attempts,
-        call_id=new_call_id(),
-    )
-
-
-def _fields(campaign: Campaign) -> dict[str, str | int | float]:
+def stored_fields(campaign: Campaign) -> dict[str, str | int | float]:
     settings = CampaignSettings(**campaign.model_dump(include=set(CampaignSettings.model_fields)))
     return {
         "settings": settings.model_dump_json(),
@@ -156,6 +115,7 @@ def _fields(campaign: Campaign) -> dict[str, str | int | float]:
         "concurrency": campaign.concurrency,
         "total": campaign.total,
         "do_not_call": campaign.do_not_call,
+        "duplicates": campaign.duplicates,
     }
 
 
@@ -174,6 +134,7 @@ def _parse(campaign_id: str, raw: dict[str, str]) -> Campaign:
         created_at=float(fields["created_at"]),
         total=int(fields["total"]),
         do_not_call=int(fields["do_not_call"]),
+        duplicates=int(fields.get("duplicates", 0)),
     )
 
 
@@ -191,6 +152,7 @@ async def progress(redis: Redis, campaign: Campaign) -> dict[str, int]:
     return {
         "total": campaign.total,
         "do_not_call": campaign.do_not_call,
+        "duplicates": campaign.duplicates,
         "waiting": int(waiting),
         **{status.value: by_status.get(status.value, 0) for status in CallStatus},
     }
@@ -248,14 +210,7 @@ async def cancel(redis: Redis, campaign_id: str) -> tuple[bool, Campaign | None]
         return False, before
     call_ids = await redis.lrange(CALL_IDS_KEY.format(campaign_id=campaign_id), 0, -1)
     for call_id in map(_text, call_ids):
-        await transition(
-            redis,
-            call_id,
-            CallStatus.CANCELED,
-            expect=CANCELABLE,
-            detail="campaign canceled",
-            also=lambda pipe, call_id=call_id: pipe.zrem(SCHEDULED, call_id),
-        )
+        await dial_queue.cancel(redis, call_id, detail="campaign canceled")
     await redis.delete(PENDING_KEY.format(campaign_id=campaign_id))
     return True, before
 

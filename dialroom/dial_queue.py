@@ -37,13 +37,14 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from dialroom.call_status import (
+    NEXT_ATTEMPT,
     STATUS_KEY,
     CallStatus,
     CurrentStatus,
     Transition,
     current_status,
     parse_current,
-    record_status,
+    record_created,
     transition,
 )
 from dialroom.dial import DialRequest, OutboundCall
@@ -51,7 +52,9 @@ from dialroom.dial import DialRequest, OutboundCall
 QUEUE_STREAM = "dialroom:dial:queue"  # stream of {"request": DialRequest JSON}, due now
 GROUP = "dispatchers"
 SCHEDULED = "dialroom:dial:scheduled"  # sorted set: call id -> unix time it is due
-ACTIVE = "dialroom:dial:active"  # set: call ids dispatched and not yet finished
+# set: calls the sweep follows to their end: dispatched ones, and canceled ones with a
+# callback (`cancel`), until it has reported their end
+ACTIVE = "dialroom:dial:active"
 REQUEST_KEY = "dialroom:dial:request:{call_id}"  # the current DialRequest (JSON)
 CALLS = "dialroom:dial:calls"  # sorted set: call id -> sequence number (newest highest)
 SEQUENCE = "dialroom:dial:sequence"
@@ -119,7 +122,7 @@ def _write_accepted(
     payload = request.model_dump_json()
     pipe.set(REQUEST_KEY.format(call_id=request.call_id), payload)
     pipe.zadd(CALLS, {request.call_id: sequence})
-    record_status(pipe, request.call_id, status, attempt=request.attempt)
+    record_created(pipe, request.call_id, status, attempt=request.attempt)
     if due is None:
         pipe.xadd(QUEUE_STREAM, {"request": payload})
     else:
@@ -131,15 +134,43 @@ async def _repeat(redis: Redis, call_id: str) -> Accepted:
     return Accepted(call_id=call_id, status=now.status if now else CallStatus.QUEUED, created=False)
 
 
-async def cancel(redis: Redis, call_id: str) -> Transition:
-    """Cancel a call that has not been dialed yet; `moved` is False when it is too late."""
+async def cancel(
+    redis: Redis, call_id: str, *, detail: str = "canceled by the client"
+) -> Transition:
+    """Cancel a call that has not been dialed yet, at whichever attempt it is now; `moved`
+    is False when it is too late (`before` is None when there is no such call)."""
+    while True:
+        request = await load_request(redis, call_id)
+        if request is None:
+            return Transition(moved=False, before=await current_status(redis, call_id))
+        moved = await cancel_attempt(redis, request, detail=detail)
+        if moved.moved or moved.before is None or moved.before.attempts == request.attempt:
+            return moved
+        # A retry was scheduled between the two reads: cancel that attempt.
+
+
+async def cancel_attempt(redis: Redis, request: DialRequest, *, detail: str) -> Transition:
+    """Cancel the attempt `request` names, if the call is still waiting at it.
+
+    A call with a `callback_url` joins `active` with its cancel: the dispatcher's sweep
+    follows active calls, so it reports this end and delivers its webhooks like any other,
+    though the call never reached a dispatcher.
+    """
+    call_id = request.call_id
+
+    def drop(pipe: Pipeline) -> None:
+        pipe.zrem(SCHEDULED, call_id)
+        if request.callback_url:
+            pipe.sadd(ACTIVE, call_id)
+
     return await transition(
         redis,
         call_id,
         CallStatus.CANCELED,
+        attempt=request.attempt,
         expect=CANCELABLE,
-        detail="canceled by the client",
-        also=lambda pipe: pipe.zrem(SCHEDULED, call_id),
+        detail=detail,
+        also=drop,
     )
 
 
@@ -160,9 +191,8 @@ async def schedule_retry(redis: Redis, request: DialRequest, *, delay_s: float) 
         redis,
         request.call_id,
         CallStatus.SCHEDULED,
-        expect={CallStatus.BUSY, CallStatus.NO_ANSWER},
-        expect_attempt=request.attempt,
-        attempt=retry.attempt,
+        attempt=request.attempt,  # the one that ended; out of busy, the call is at the next
+        expect=NEXT_ATTEMPT,
         detail=f"attempt {retry.attempt} of {retry.max_attempts} in {delay_s:g}s",
         also=queue_it,
     )

@@ -17,9 +17,8 @@ import time
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from dialroom.call_status import CallStatus, transition
 from dialroom.dial import DialRequest
-from dialroom.dial_queue import CANCELABLE, SCHEDULED
+from dialroom.dial_queue import cancel_attempt
 from dialroom.redact import mask_number
 
 logger = logging.getLogger("dialroom.dnc")
@@ -99,15 +98,7 @@ async def cancel_if_listed(redis: Redis, request: DialRequest) -> bool:
         mask_number(request.to_number),
         extra={"call_id": request.call_id},
     )
-    await transition(
-        redis,
-        request.call_id,
-        CallStatus.CANCELED,
-        expect=CANCELABLE,
-        expect_attempt=request.attempt,
-        detail=DNC_DETAIL,
-        also=lambda pipe: pipe.zrem(SCHEDULED, request.call_id),
-    )
+    await cancel_attempt(redis, request, detail=DNC_DETAIL)
     return True
 
 

@@ -1,6 +1,6 @@
 """Counters every process adds to in Redis, so the API's /metrics speaks for the whole stack.
 
-Calls by status are counted by `call_status.record_status`; the dial latency histogram
+Calls by status are counted by `call_status` as each status is entered; the dial latency histogram
 (from the moment a call is due to its agent dispatch) is observed by the dispatcher.
 """
 

@@ -14,9 +14,17 @@ from typing import Literal
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from dialroom.paths import AGENTS_DIR, PROMPTS_DIR
+from dialroom.templates import IDENTIFIER, is_identifier, names
 
 # Variables a prompt or greeting may use without the persona collecting them.
 CALL_VARIABLES = frozenset({"caller_number", "called_number", "caller_name", "persona"})
@@ -76,7 +84,11 @@ class FlowStep(_Strict):
     """One step of a deterministic dialogue: say something, or wait for an answer."""
 
     say: str | None = None
-    collect: str | None = Field(default=None, description="slot name the answer is stored in")
+    collect: str | None = Field(
+        default=None,
+        pattern=f"^{IDENTIFIER.pattern}$",
+        description="slot name the answer is stored in: {name} in later `say` steps",
+    )
     choices: tuple[str, ...] = ()
     retry: str = "Sorry, I didn't catch that. Could you say it again?"
     end_call: bool = False
@@ -207,6 +219,24 @@ class Persona(_Strict):
     post_call: PostCall = PostCall()
     outbound: OutboundRules = OutboundRules()
     voicemail: Voicemail | None = None
+    # {variables} the persona expects from API callers and campaign columns -> default value
+    variables: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("variables")
+    @classmethod
+    def _variable_names(cls, variables: dict[str, str]) -> dict[str, str]:
+        for name in variables:
+            if not is_identifier(name):
+                raise ValueError(f"`{name}` is not a {{name}}: letters, digits and _ only")
+            if name in CALL_VARIABLES or name.startswith(SIP_HEADER_PREFIX):
+                raise ValueError(f"`{name}` is set by every call; do not declare it")
+        return variables
+
+    @model_validator(mode="after")
+    def _variables_are_not_slots(self) -> Persona:
+        if taken := self.variables.keys() & {s.collect for s in self.flow if s.collect}:
+            raise ValueError(f"variables: `{min(taken)}` is a flow `collect` slot already")
+        return self
 
     @model_validator(mode="after")
     def _flow_matches_llm(self) -> Persona:
@@ -271,7 +301,19 @@ def load_persona(
 
 
 def read_prompt(persona: Persona, prompts_dir: Path = PROMPTS_DIR) -> str:
-    return (prompts_dir / persona.prompt).read_text() if persona.prompt else ""
+    return prompt_path(persona.prompt, prompts_dir).read_text() if persona.prompt else ""
+
+
+def prompt_path(prompt: str, prompts_dir: Path = PROMPTS_DIR) -> Path:
+    """The prompt file, which must be inside `prompts_dir`: a persona names a prompt, not any
+    file the process can read. ValueError for an absolute path, `..`, or a link leading out."""
+    relative = Path(prompt)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ValueError("must be a file inside prompts/ (no absolute path, no `..`)")
+    found = prompts_dir / relative
+    if not found.resolve().is_relative_to(prompts_dir.resolve()):
+        raise ValueError("must be a file inside prompts/ (it is a link to elsewhere)")
+    return found
 
 
 def template_fields(text: str) -> set[str]:
@@ -300,40 +342,63 @@ def _explain(error: dict[str, object]) -> str:
 
 
 def _check_references(persona: Persona, path: Path, prompts_dir: Path) -> None:
-    known = set(CALL_VARIABLES) | {s.collect for s in persona.flow if s.collect}
-    texts: list[tuple[str, str]] = [("greeting.inbound", persona.greeting.inbound)]
+    known = CALL_VARIABLES | persona.variables.keys()
+    texts: list[tuple[str, str, set[str]]] = [("greeting.inbound", persona.greeting.inbound, known)]
     if persona.greeting.outbound:
-        texts.append(("greeting.outbound", persona.greeting.outbound))
-    texts += [(f"flow.{i}.say", s.say) for i, s in enumerate(persona.flow) if s.say]
+        texts.append(("greeting.outbound", persona.greeting.outbound, known))
+    texts += _flow_says(persona.flow, known)
     if persona.voicemail and persona.voicemail.message:
-        texts.append(("voicemail.message", persona.voicemail.message))
+        texts.append(("voicemail.message", persona.voicemail.message, known))
     if persona.prompt:
-        prompt_file = prompts_dir / persona.prompt
+        try:
+            prompt_file = prompt_path(persona.prompt, prompts_dir)
+        except ValueError as err:
+            raise PersonaError(path, "prompt", str(err)) from err
         if not prompt_file.is_file():
             raise PersonaError(path, "prompt", f"prompts/{persona.prompt} does not exist")
-        texts.append(("prompt", prompt_file.read_text()))
-    for field, text in texts:
-        try:
-            unknown = template_fields(text) - known
-            unknown = {name for name in unknown if not name.startswith(SIP_HEADER_PREFIX)}
-        except ValueError as err:
-            raise PersonaError(path, field, f"bad {{variable}} syntax ({err})") from err
+        texts.append(("prompt", prompt_file.read_text(), known))
+    for field, text, usable in texts:
+        unknown = {n for n in names(text) - usable if not n.startswith(SIP_HEADER_PREFIX)}
         if unknown:
-            names = ", ".join(sorted(unknown))
-            raise PersonaError(
-                path, field, f"unknown variable {{{names}}}; known: {', '.join(sorted(known))}"
-            )
+            raise PersonaError(path, field, _unknown_variables(unknown, usable))
+
+
+def _flow_says(flow: tuple[FlowStep, ...], known: set[str]) -> list[tuple[str, str, set[str]]]:
+    """Each `say` step with the names it may use: the call's, and the slots collected before."""
+    says: list[tuple[str, str, set[str]]] = []
+    usable = set(known)
+    for i, step in enumerate(flow):
+        if step.say:
+            says.append((f"flow.{i}.say", step.say, set(usable)))
+        if step.collect:
+            usable.add(step.collect)
+    return says
+
+
+def _unknown_variables(unknown: set[str], usable: set[str]) -> str:
+    return (
+        f"unknown variable {{{', '.join(sorted(unknown))}}}; known: {', '.join(sorted(usable))} "
+        "(a variable from the API or a campaign column must be declared under `variables:`)"
+    )
 
 
 BUILT_IN_TOOLS = frozenset({"end_call", "transfer_call", "send_dtmf", "send_dtmf_events"})
 
 
+# A persona may send only variables named for it to a tool: never LIVEKIT_API_SECRET, API_KEYS,
+# a provider key or anything else the process holds for itself.
+TOOL_SECRET_PREFIX = "TOOL_SECRET_"
+
+
 def tool_secret(env_name: str) -> str | None:
-    """The value of a secret an HTTP tool names, from the environment or `.env`.
+    """The value of a secret an HTTP tool names, from the environment or `.env`; None for a
+    name without TOOL_SECRET_PREFIX.
 
     Secret names are persona data, so they cannot be fields of a settings class; this is the
     one place that reads them, in the same order the settings classes do (environment first).
     """
+    if not env_name.startswith(TOOL_SECRET_PREFIX) or env_name == TOOL_SECRET_PREFIX:
+        return None
     if env_name in os.environ:
         return os.environ[env_name]
     return dotenv_values(".env").get(env_name) if Path(".env").is_file() else None
@@ -355,9 +420,12 @@ def _check_http_tools(persona: Persona, path: Path) -> None:
             problem = f"unknown parameter {{{names}}}; declare it under params"
             raise PersonaError(path, f"{where}.url", problem)
         for header, env_name in tool.secret_headers.items():
-            if not re.match(_ENV_NAME, env_name):
+            if not re.match(_ENV_NAME, env_name) or not env_name.startswith(TOOL_SECRET_PREFIX):
                 raise PersonaError(
-                    path, f"{where}.secret_headers.{header}", "must name an environment variable"
+                    path,
+                    f"{where}.secret_headers.{header}",
+                    f"must name an environment variable starting with {TOOL_SECRET_PREFIX} "
+                    f"(like {TOOL_SECRET_PREFIX}ORDERS_TOKEN): only those are sent to tools",
                 )
             if not tool_secret(env_name):
                 raise PersonaError(

@@ -18,8 +18,9 @@ def check_summary(good: list[Persona], broken: list[PersonaError]) -> str:
 
 
 def persona_table(good: list[Persona], broken: list[PersonaError]) -> Table:
-    """Name, numbers, providers and prompt of each persona; a broken one shows its error."""
-    table = Table("name", "numbers", "stt", "llm", "tts", "prompt")
+    """Name, numbers, providers, prompt and declared variables of each persona; a broken one
+    shows its error."""
+    table = Table("name", "numbers", "stt", "llm", "tts", "prompt", "variables")
     if broken:
         table.add_column("problem")
     rows = [_cells(p) for p in good] + [_broken_cells(err) for err in broken]
@@ -37,10 +38,11 @@ def _cells(persona: Persona) -> list[str | Text]:
         llm,
         persona.tts.provider,
         persona.prompt or "-",
+        ", ".join(f"{{{name}}}" for name in persona.variables) or "-",
         "",
     ]
 
 
 def _broken_cells(err: PersonaError) -> list[str | Text]:
     problem = f"{err.field}: {err.problem}" if err.field else err.problem
-    return [Text(err.path.stem, style="red"), "", "", "", "", "", Text(problem, style="red")]
+    return [Text(err.path.stem, style="red"), "", "", "", "", "", "", Text(problem, style="red")]

@@ -44,6 +44,15 @@ class CommonSettings(BaseSettings):
     default_persona: str = Field(default="demo", description="Persona used when none is named")
     agents_dir: Path = Field(default=AGENTS_DIR, description="Folder of persona YAML files")
     prompts_dir: Path = Field(default=PROMPTS_DIR, description="Folder of prompt files")
+    dialroom_dev: bool = Field(
+        default=False,
+        description="Development mode (`start.py up --dev`): the dev API key on loopback, "
+        "webhooks and HTTP tools may reach loopback",
+    )
+    outbound_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts webhooks and HTTP tools may reach on private addresses",
+    )
 
     @field_validator("livekit_url")
     @classmethod

@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from dialroom.settings import configure_logging, settings_or_exit
 from dispatcher.service import Dispatcher
@@ -18,7 +18,10 @@ logger = logging.getLogger("dialroom.dispatcher")
 
 
 async def serve(settings: DispatcherSettings) -> None:
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    # Blocking: a burst of webhook deliveries waits for a free connection instead of failing.
+    redis = Redis.from_pool(
+        BlockingConnectionPool.from_url(settings.redis_url, decode_responses=True)
+    )
     dispatcher = Dispatcher(settings, redis=redis)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -138,8 +138,9 @@ async def _open_now(
     without counting them). Without calling hours, every pending call: the script stops at
     the cap.
 
-    A callee whose window never opens (no time zone known for the number) is canceled with
-    the reason, rather than held forever at the head of the campaign.
+    A callee whose window never opens (no time zone known for the number) fails with the
+    reason (as a single call does), rather than being held forever at the head of the
+    campaign.
     """
     hours = campaign.calling_hours
     if hours is None:
@@ -159,7 +160,7 @@ async def _open_now(
         request = DialRequest.model_validate_json(raw)
         opening = next_opening(hours, callee_zones(request.to_number), instant)
         if opening is None:
-            await _never_open(redis, campaign, call_id, describe(hours))
+            await _never_open(redis, campaign, request, describe(hours))
         elif opening <= instant:
             chosen.append(call_id)
             opened += 1
@@ -168,11 +169,13 @@ async def _open_now(
     return chosen
 
 
-async def _never_open(redis: Redis, campaign: Campaign, call_id: str, window: str) -> None:
+async def _never_open(redis: Redis, campaign: Campaign, request: DialRequest, window: str) -> None:
+    call_id = request.call_id
     await transition(
         redis,
         call_id,
-        CallStatus.CANCELED,
+        CallStatus.FAILED,  # "no safe time" is `failed`, for a single call too (`rules`)
+        attempt=request.attempt,
         expect={CallStatus.QUEUED},
         detail=f"calling hours {window}: never open for this number's time zone(s)",
     )

@@ -41,7 +41,9 @@ class DispatcherSettings(CommonSettings):
         default=0.5, gt=0, le=10, description="How often due calls and call statuses are checked"
     )
     dispatcher_health_file: str = Field(
-        default="", description="File touched after every status sweep; its age is the health"
+        default="",
+        description="File rewritten while every dispatcher loop goes on; its age is the health "
+        "(`<file>.json` names a stuck loop)",
     )
     dispatcher_name: str = Field(
         default="", description="Queue consumer name, one per dispatcher (default: host name)"

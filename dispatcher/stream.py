@@ -23,6 +23,8 @@ from dialroom.dial_queue import GROUP, QUEUE_STREAM, REQUEST_KEY, SCHEDULED
 
 logger = logging.getLogger("dialroom.dispatcher")
 
+FAILURES = "dialroom:dial:failures"  # hash: queue entry id -> tries that raised (`failed`)
+
 # Moves due calls from the schedule into the stream, atomically: each exactly once.
 _PROMOTE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -83,6 +85,15 @@ class DialStream:
         """Done with this entry: acknowledged and deleted, so the stream's length is the queue."""
         await self._drop(job.entry_id)
 
+    async def failed(self, job: Job) -> int:
+        """Count a try of this entry that raised; how many have, so far.
+
+        In Redis, not in memory: a dispatcher that restarts, or another one that takes the
+        entry over, goes on counting, so an entry that always fails cannot hold the head of
+        the queue for ever.
+        """
+        return int(await self.redis.hincrby(FAILURES, job.entry_id, 1))
+
     async def keep(self, job: Job) -> None:
         """Still working on it: reset its idle time so no other dispatcher takes it over."""
         await self.redis.xclaim(QUEUE_STREAM, GROUP, self.consumer, 0, [job.entry_id], justid=True)
@@ -129,4 +140,5 @@ class DialStream:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xack(QUEUE_STREAM, GROUP, entry_id)
             pipe.xdel(QUEUE_STREAM, entry_id)
+            pipe.hdel(FAILURES, entry_id)
             await pipe.execute()

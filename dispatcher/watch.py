@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from dialroom.call_status import (
     TERMINAL,
@@ -33,7 +32,6 @@ from dialroom.call_status import (
     CurrentStatus,
     claim_dial,
     current_status,
-    dial_claimed,
     transition,
 )
 from dialroom.dial import DialRequest
@@ -41,49 +39,40 @@ from dialroom.dial_queue import ACTIVE, active_calls, load_request, schedule_ret
 from dispatcher import webhooks
 from dispatcher.rules import rules_for
 from dispatcher.settings import DispatcherSettings
+from dispatcher.slots import TRUNKS
 
 logger = logging.getLogger("dialroom.dispatcher")
 
 RETRYABLE = frozenset({CallStatus.BUSY, CallStatus.NO_ANSWER})
 LIVE = frozenset({CallStatus.DIALING, CallStatus.RINGING, CallStatus.ANSWERED})
-TRUNKS = "dialroom:dial:trunk"  # hash: call id -> the outbound trunk it was dispatched for
-
-
-@dataclass
-class LiveCalls:
-    """Calls dialing, ringing or answered now: what the caps and the free lines are held to."""
-
-    per_trunk: Counter[str] = field(default_factory=Counter)  # `.total()` for all trunks
-    untaken: int = 0  # dispatched, and no worker has started to dial: each will take a line
-
-
-async def live_calls(redis: Redis, *, besides: str | None = None) -> LiveCalls:
-    live = LiveCalls()
-    for call_id in await active_calls(redis):
-        status = await current_status(redis, call_id) if call_id != besides else None
-        if status is None or status.status not in LIVE:
-            continue
-        trunk = await redis.hget(TRUNKS, call_id) or ""
-        live.per_trunk[trunk.decode() if isinstance(trunk, bytes) else trunk] += 1
-        if status.status == CallStatus.DIALING:
-            live.untaken += not await dial_claimed(redis, call_id, status.attempts)
-    return live
 
 
 async def sweep(redis: Redis, settings: DispatcherSettings) -> None:
+    """One pass over the active calls. A call whose step raises (anything but Redis
+    trouble, which ends the pass) is logged and left for the next pass: one bad call does
+    not stop the others' retries, timeouts and webhooks."""
     now = time.time()
     for call_id in await active_calls(redis):
-        status = await current_status(redis, call_id)
-        request = await load_request(redis, call_id)
-        if status is None or request is None:
-            await redis.srem(ACTIVE, call_id)
-            continue
-        if status.status in LIVE:
-            await _fail_if_stuck(redis, settings, call_id, status, now)
-        elif status.status in TERMINAL:
-            await _after_end(redis, settings, request, status)
-        if request.callback_url:
-            await webhooks.wake(redis, call_id)  # after the retry / end: their statuses too
+        try:
+            await _follow(redis, settings, call_id, now)
+        except RedisError:
+            raise
+        except Exception:
+            logger.exception("call %s: sweeping it failed; next pass", call_id)
+
+
+async def _follow(redis: Redis, settings: DispatcherSettings, call_id: str, now: float) -> None:
+    status = await current_status(redis, call_id)
+    request = await load_request(redis, call_id)
+    if status is None or request is None:
+        await redis.srem(ACTIVE, call_id)
+        return
+    if status.status in LIVE:
+        await _fail_if_stuck(redis, settings, call_id, status, now)
+    elif status.status in TERMINAL:
+        await _after_end(redis, settings, request, status)
+    if request.callback_url:
+        await webhooks.wake(redis, call_id)  # after the retry / end: their statuses too
 
 
 async def _after_end(
@@ -98,7 +87,7 @@ async def _after_end(
         and status.attempts == request.attempt
         and request.attempt < request.max_attempts
     ):
-        delay = (await rules_for(redis, request, settings)).retry_delay_s
+        delay = await _retry_delay(redis, settings, request)
         moved = await schedule_retry(redis, request, delay_s=delay)
         if moved.moved:
             logger.info(
@@ -121,6 +110,18 @@ async def _after_end(
         )
 
 
+async def _retry_delay(redis: Redis, settings: DispatcherSettings, request: DialRequest) -> float:
+    """The persona's retry delay; the dispatcher's when the persona cannot be read at all
+    (the retry's dial meets the same fault and fails the call with its reason)."""
+    try:
+        return (await rules_for(redis, request, settings)).retry_delay_s
+    except RedisError:
+        raise
+    except Exception as err:
+        logger.warning("call %s: no persona rules (%s); default retry delay", request.call_id, err)
+        return settings.retry_delay_s
+
+
 async def _fail_if_stuck(
     redis: Redis, settings: DispatcherSettings, call_id: str, status: CurrentStatus, now: float
 ) -> None:
@@ -139,7 +140,7 @@ async def _fail_if_stuck(
         call_id,
         CallStatus.FAILED,
         expect={status.status},
-        expect_attempt=status.attempts,
+        attempt=status.attempts,
         detail=why,
     )
     if moved.moved:

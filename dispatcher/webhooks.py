@@ -14,6 +14,13 @@ to `max_attempts` tries; then the event is given up (logged) and the next one go
 Never blocking the dispatcher: `deliver_due` claims the calls that are due and starts one
 task per call; a slow receiver holds only its own call's task. A claimed call's score is
 pushed `LEASE_S` ahead, so other dispatchers leave it alone while this one works on it.
+
+Never held by a receiver: each POST has a total deadline (`POST_DEADLINE_S`, connect to last
+byte: a receiver trickling its answer a byte at a time fails it like one that never answers),
+and each receiver (scheme, host, port) gets at most `HOST_CONNECTIONS` POSTs at once, with no
+cap across receivers, so a hundred slow receivers hold their own events and nobody else's.
+Every connection goes through `dialroom.outbound_http`: no loopback, private or metadata
+address unless allowed, no redirect followed, no proxy from the environment.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 from redis.asyncio import Redis
@@ -29,6 +38,7 @@ from redis.asyncio import Redis
 from dialroom.call_status import HISTORY_KEY, StatusEvent
 from dialroom.dial import DialRequest
 from dialroom.dial_queue import load_request
+from dialroom.outbound_http import OutboundPolicy, guarded_transport
 from dialroom.webhooks import WebhookEvent, signed_headers
 
 logger = logging.getLogger("dialroom.dispatcher.webhooks")
@@ -36,8 +46,10 @@ logger = logging.getLogger("dialroom.dispatcher.webhooks")
 STATE_KEY = "dialroom:webhook:{call_id}"  # hash: sent, tries
 DUE = "dialroom:webhook:due"  # sorted set: call id -> when its next try is due
 BACKOFF_FACTOR = 2
-LEASE_S = 60.0  # longer than one POST's timeout; a dead holder's calls come back after it
-POST_TIMEOUT_S = 10.0
+LEASE_S = 60.0  # longer than a slot wait plus a POST; a dead holder's calls come back after it
+POST_DEADLINE_S = 10.0  # one POST, connect to the answer's last byte
+HOST_CONNECTIONS = 4  # POSTs at once to one receiver
+SLOT_WAIT_S = 30.0  # a POST waiting this long for its receiver's slot counts as a failed try
 
 # Marks a call due now if its history has entries not yet delivered (NX: a call already
 # waiting keeps its backoff). KEYS: state, history, due. ARGV: call id, now.
@@ -87,6 +99,42 @@ def retry_delay(backoff_s: float, tries: int) -> float:
     return backoff_s * BACKOFF_FACTOR ** (tries - 1)
 
 
+def webhook_client(policy: OutboundPolicy) -> httpx.AsyncClient:
+    """The HTTP client webhooks go out on: guarded connections, no redirects, no proxy."""
+    return httpx.AsyncClient(
+        transport=guarded_transport(policy),
+        timeout=POST_DEADLINE_S,
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+class HostSlots:
+    """At most `per_host` POSTs at once to each receiver; a receiver's entry lives while used."""
+
+    def __init__(self, per_host: int) -> None:
+        self.per_host = per_host
+        self._slots: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    @asynccontextmanager
+    async def slot(self, origin: str) -> AsyncIterator[None]:
+        gate, users = self._slots.get(origin, (asyncio.Semaphore(self.per_host), 0))
+        self._slots[origin] = (gate, users + 1)
+        try:
+            async with asyncio.timeout(SLOT_WAIT_S):
+                await gate.acquire()
+            try:
+                yield
+            finally:
+                gate.release()
+        finally:
+            gate, users = self._slots[origin]
+            if users == 1:
+                del self._slots[origin]
+            else:
+                self._slots[origin] = (gate, users - 1)
+
+
 class WebhookSender:
     def __init__(
         self,
@@ -96,9 +144,13 @@ class WebhookSender:
         secret: str,
         max_attempts: int,
         backoff_s: float,
+        deadline_s: float = POST_DEADLINE_S,
+        per_host: int = HOST_CONNECTIONS,
     ) -> None:
         self.redis, self.http = redis, http
         self.secret, self.max_attempts, self.backoff_s = secret, max_attempts, backoff_s
+        self.deadline_s = deadline_s
+        self._hosts = HostSlots(per_host)
         self._claim = redis.register_script(_CLAIM)
         self._finish = redis.register_script(_FINISH)
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -178,10 +230,16 @@ class WebhookSender:
         headers = signed_headers(
             self.secret, body, timestamp=int(time.time()), event_id=event.event_id
         )
+        target = httpx.URL(url)
         try:
-            response = await self.http.post(url, content=body, headers=headers)
+            async with self._hosts.slot(f"{target.scheme}://{target.host}:{target.port}"):
+                async with asyncio.timeout(self.deadline_s):
+                    response = await self.http.post(url, content=body, headers=headers)
+        except TimeoutError:
+            logger.info("webhook %s: no answer within the deadline", event.event_id)
+            return False
         except httpx.HTTPError as err:
-            logger.info("webhook %s: %s", event.event_id, type(err).__name__)
+            logger.info("webhook %s: %s: %s", event.event_id, type(err).__name__, err)
             return False
         return response.is_success
 

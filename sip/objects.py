@@ -15,6 +15,7 @@ from typing import Any, Literal
 from google.protobuf.duration_pb2 import Duration
 from livekit import api
 
+from sip.provision import room_per_call
 from sip.spec import TelephonySpec
 
 Kind = Literal["inbound trunk", "outbound trunk", "dispatch rule"]
@@ -126,7 +127,7 @@ def _rule_view(r: api.SIPDispatchRuleInfo, trunk_names: dict[str, str]) -> View:
     meta = _json(agents[0].metadata) if agents else {}
     fields = {
         "trunks": tuple(sorted(trunk_names.get(i, i) for i in r.trunk_ids)),
-        "room_prefix": r.rule.dispatch_rule_individual.room_prefix,
+        "room_prefix": r.rule.dispatch_rule_callee.room_prefix,  # see `room_per_call`
         "agent_name": agents[0].agent_name if agents else "",
         "default_persona": str(meta.get("persona") or ""),
     }
@@ -184,9 +185,7 @@ def rule_proto(v: View, trunk_ids: dict[str, str]) -> api.SIPDispatchRuleInfo:
         name=v.name,
         metadata=MARKER,
         trunk_ids=[trunk_ids[name] for name in f["trunks"]],
-        rule=api.SIPDispatchRule(
-            dispatch_rule_individual=api.SIPDispatchRuleIndividual(room_prefix=f["room_prefix"])
-        ),
+        rule=room_per_call(f["room_prefix"]),
         room_config=api.RoomConfiguration(
             agents=[
                 api.RoomAgentDispatch(

@@ -3,6 +3,11 @@
 Calls from loopback to any number on the SIP bridge land in a new room `call-...`, and the
 worker named `agent_name` is dispatched into it with the default persona. Their `X-*` headers
 reach the persona as `{sip_h_*}` variables.
+
+Room names: LiveKit's "individual" rule names a call's room after the caller's number, which
+then shows in every log line that names the room. `room_per_call` uses the "callee" rule with
+a random suffix instead: `<prefix>_<dialled number>_<random>`, the business's own number and
+never the caller's. (No rule of the pinned LiveKit leaves every number out of the room name.)
 """
 
 from __future__ import annotations
@@ -21,6 +26,13 @@ DEV_CALLER_ID = "+15550100000"
 class Provisioned:
     trunk_id: str
     rule_id: str
+
+
+def room_per_call(prefix: str) -> api.SIPDispatchRule:
+    """A new room for each call, named without the caller's number (see the module)."""
+    return api.SIPDispatchRule(
+        dispatch_rule_callee=api.SIPDispatchRuleCallee(room_prefix=prefix, randomize=True)
+    )
 
 
 async def provision_dev_inbound(
@@ -44,9 +56,7 @@ async def provision_dev_inbound(
             dispatch_rule=api.SIPDispatchRuleInfo(
                 name=DEV_NAME,
                 trunk_ids=[trunk.sip_trunk_id],
-                rule=api.SIPDispatchRule(
-                    dispatch_rule_individual=api.SIPDispatchRuleIndividual(room_prefix="call-")
-                ),
+                rule=room_per_call("call-"),
                 room_config=api.RoomConfiguration(
                     agents=[
                         api.RoomAgentDispatch(

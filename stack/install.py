@@ -131,10 +131,12 @@ def build_go_binary(binary: GoBinary, progress: Progress) -> Path:
         _write_build_module(Path(work), binary)
         env = {**go_environment(), "CGO_ENABLED": "1" if binary.cgo else "0"}
         _run_logged([go, "mod", "tidy"], Path(work), env, log, binary, progress, "resolving")
-        target = binary.path.with_suffix(".partial")
+        # a name of its own: two installs building at once (two clones, CI and a shell) must
+        # not rename each other's half-written binary
+        target = binary.path.with_name(f"{binary.path.name}.{os.getpid()}.partial")
         build = [go, "build", "-v", "-trimpath", "-o", str(target), binary.package]
         _run_logged(build, Path(work), env, log, binary, progress, "compiling")
-        target.rename(binary.path)
+        target.replace(binary.path)  # atomic: the other build's identical binary is replaced
     return binary.path
 
 

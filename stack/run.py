@@ -1,4 +1,4 @@
-"""`start.py up` as plain functions: plan the stack, start it, provision SIP, wait, stop."""
+"""`start.py up` as plain functions: plan the stack, start it, provision SIP, watch, stop."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import NoReturn
 
 from livekit import api
 
@@ -16,9 +17,10 @@ from sip.provision import provision_dev_inbound, provision_dev_outbound
 from stack.ports import HOST
 from stack.services import StackPlan, stack_services
 from stack.state import ServiceState, StackState, clear_state, write_state
-from stack.supervisor import StartError, Supervisor, stop_group
+from stack.supervisor import Running, Supervisor
 
 Report = Callable[[str], None]
+WATCH_INTERVAL_S = 0.5
 
 
 class Shutdown(Exception):
@@ -36,8 +38,10 @@ def run_stack(
     dev_keys: bool,
     status: Report,
     announce: Callable[[StackState], None],
+    log: Report,
 ) -> int:
-    """Run until a signal or a crashed child; return the exit code."""
+    """Run until SIGTERM or SIGINT; return the exit code. `status` reports start-up progress,
+    `log` what happens once the stack is up (crashes, restarts)."""
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _raise_shutdown)
     supervisor = Supervisor(cwd=ROOT)
@@ -51,7 +55,7 @@ def run_stack(
         state = _state(plan, supervisor, dev_keys)
         write_state(plan.run_dir, state)
         announce(state)
-        return _watch(supervisor, status)
+        _watch(supervisor, plan, dev_keys, log)
     except Shutdown:
         return 0
     finally:
@@ -61,20 +65,16 @@ def run_stack(
         clear_state(plan.run_dir)
 
 
-def _watch(supervisor: Supervisor, status: Report) -> int:
+def _watch(supervisor: Supervisor, plan: StackPlan, dev_keys: bool, log: Report) -> NoReturn:
+    """Keep every process running until a signal: a crashed one is started again (with
+    backoff), and the state file follows each change, so `status` shows live pids."""
     while True:
-        crashed = supervisor.first_exited()
-        if crashed is None:
-            time.sleep(0.5)
-            continue
-        why = f"{crashed.service.name} stopped unexpectedly (code {crashed.process.returncode})"
-        if not crashed.service.name.startswith("worker-"):
-            raise StartError(f"{why}; see {crashed.service.log}")
-        # One worker's crash must not end the other workers' calls: start it again.
-        status(f"{why}; starting it again (see {crashed.service.log})")
-        supervisor.running.remove(crashed)
-        stop_group(crashed.process, grace_s=0)  # what it forked
-        supervisor.start(crashed.service)
+        events = supervisor.check()
+        for event in events:
+            log(event)
+        if events:
+            write_state(plan.run_dir, _state(plan, supervisor, dev_keys))
+        time.sleep(WATCH_INTERVAL_S)
 
 
 async def _provision(plan: StackPlan, persona: str) -> None:
@@ -97,13 +97,21 @@ def _state(plan: StackPlan, supervisor: Supervisor, dev_keys: bool) -> StackStat
         redis_url=plan.redis_url,
         api_url=f"http://{HOST}:{plan.ports.api}",
         dev_keys=dev_keys,
-        services=[
-            ServiceState(
-                name=r.service.name,
-                pid=r.process.pid,
-                address=r.service.address,
-                log=str(r.service.log),
-            )
-            for r in supervisor.running
-        ],
+        services=[_service_state(entry) for entry in supervisor.running],
+    )
+
+
+def _service_state(entry: Running) -> ServiceState:
+    next_start_at = None
+    if entry.restart_at is not None:  # monotonic clock -> wall clock, for another process
+        next_start_at = time.time() + entry.restart_at - time.monotonic()
+    return ServiceState(
+        name=entry.service.name,
+        pid=entry.process.pid,
+        address=entry.service.address,
+        log=str(entry.service.log),
+        health=entry.service.health,
+        restarts=entry.restarts,
+        last_exit=entry.last_exit,
+        next_start_at=next_start_at,
     )

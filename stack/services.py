@@ -1,22 +1,30 @@
 """The local stack, described: Redis, livekit-server, livekit-sip, the API and the workers.
 
-Configs are the committed `livekit.yaml` and `sip/config.yaml` with this run's ports and
-addresses written over them, saved under the run directory.
+Configs are the committed `livekit.yaml` and `sip/config.yaml` with this run's ports,
+addresses and Redis password written over them, saved under the run directory (readable by
+this user only: they hold the password).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
 from dialroom.paths import LIVEKIT_CONFIG, SIP_CONFIG
+from stack.health import Health
 from stack.install import LIVEKIT_SERVER, LIVEKIT_SIP
 from stack.ports import HOST, StackPorts
-from stack.probes import file_fresh, http_ok, log_contains, redis_ping
 from stack.supervisor import Service
+
+# Redis' AOF fsync policy, chosen on measurement: `always` cost the outbound API 1-7 % of its
+# throughput against `everysec` (bench/README.md, "outbound_api"), and makes a 202 from the API
+# mean the call is on disk (README, "Durability").
+APPENDFSYNC = "always"
 
 
 @dataclass(frozen=True)
@@ -30,14 +38,23 @@ class StackPlan:
     dev_mode: bool = False
     dev_outbound_address: str = "127.0.0.1:5070"
     worker_drain_s: float = 60.0
+    redis_password: str = ""  # required outside dev mode (start.py checks)
 
     @property
     def livekit_url(self) -> str:
         return f"ws://{HOST}:{self.ports.livekit}"
 
     @property
-    def redis_url(self) -> str:
+    def redis_address(self) -> str:
+        """Where Redis listens, to show: no password in it."""
         return f"redis://{HOST}:{self.ports.redis}/0"
+
+    @property
+    def redis_url(self) -> str:
+        """What clients connect to: the address with the password, if there is one."""
+        if not self.redis_password:
+            return self.redis_address
+        return f"redis://:{quote(self.redis_password, safe='')}@{HOST}:{self.ports.redis}/0"
 
     def child_env(self) -> dict[str, str]:
         """What every Dialroom process needs to find LiveKit and Redis."""
@@ -54,7 +71,7 @@ def render_livekit_config(plan: StackPlan) -> Path:
     config = yaml.safe_load(LIVEKIT_CONFIG.read_text())
     ports = plan.ports
     config["port"] = ports.livekit
-    config["redis"] = {"address": f"{HOST}:{ports.redis}"}
+    config["redis"] = _redis_client_config(plan)
     config["rtc"].update(
         tcp_port=ports.livekit_rtc_tcp,
         port_range_start=ports.livekit_rtc_udp.start,
@@ -67,12 +84,32 @@ def render_sip_config(plan: StackPlan) -> Path:
     config = yaml.safe_load(SIP_CONFIG.read_text())
     ports = plan.ports
     config.update(
-        redis={"address": f"{HOST}:{ports.redis}"},
+        redis=_redis_client_config(plan),
         sip_port=ports.sip,
         rtp_port=str(ports.sip_rtp),
         health_port=ports.sip_health,
     )
     return _write(plan.run_dir / "sip.yaml", config)
+
+
+def render_redis_config(plan: StackPlan) -> Path:
+    """redis.conf: loopback only, append-only file, and the password (never on argv)."""
+    data = plan.run_dir / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"port {plan.ports.redis}",
+        f"bind {HOST}",
+        f'dir "{data}"',
+        "appendonly yes",
+        f"appendfsync {APPENDFSYNC}",
+        'save ""',
+        "protected-mode yes",
+    ]
+    if plan.redis_password:
+        lines.append(f"requirepass {plan.redis_password}")
+    path = plan.run_dir / "redis.conf"
+    _write_private(path, "\n".join(lines) + "\n")
+    return path
 
 
 def stack_services(plan: StackPlan) -> list[Service]:
@@ -82,17 +119,17 @@ def stack_services(plan: StackPlan) -> list[Service]:
     services = [
         Service(
             name="redis",
-            argv=_redis_argv(plan),
+            argv=["redis-server", str(render_redis_config(plan))],
             log=logs / "redis.log",
-            ready=lambda: redis_ping(ports.redis),
-            address=plan.redis_url,
+            health=Health(kind="redis", url=plan.redis_url),
+            address=plan.redis_address,
         ),
         Service(
             name="livekit-server",
             argv=[str(LIVEKIT_SERVER.path), "--config", str(render_livekit_config(plan))],
             env={"LIVEKIT_KEYS": f"{plan.api_key}: {plan.api_secret}"},
             log=logs / "livekit-server.log",
-            ready=lambda: http_ok(ports.livekit),
+            health=_http(ports.livekit),
             address=plan.livekit_url,
         ),
         Service(
@@ -100,7 +137,7 @@ def stack_services(plan: StackPlan) -> list[Service]:
             argv=[str(LIVEKIT_SIP.path), "--config", str(render_sip_config(plan))],
             env={**env, "LIVEKIT_WS_URL": plan.livekit_url},
             log=logs / "livekit-sip.log",
-            ready=lambda: http_ok(ports.sip_health),
+            health=_http(ports.sip_health),
             address=f"sip:{HOST}:{ports.sip} (udp/tcp)",
         ),
         Service(
@@ -108,7 +145,7 @@ def stack_services(plan: StackPlan) -> list[Service]:
             argv=[sys.executable, "-m", "api"],
             env={**env, **_api_env(plan)},
             log=logs / "api.log",
-            ready=lambda: http_ok(ports.api, "/health"),
+            health=_http(ports.api, "/health"),
             address=f"http://{HOST}:{ports.api}",
         ),
         dispatcher_service(plan),
@@ -118,17 +155,53 @@ def stack_services(plan: StackPlan) -> list[Service]:
 
 
 def dispatcher_service(plan: StackPlan) -> Service:
-    """Healthy while it touches its health file: after every sweep of call statuses."""
+    """Healthy while it rewrites its health file, which it does only while each of its loops
+    goes on (`dispatcher.health`); `dispatcher.alive.json` beside it names a stuck loop."""
     alive = plan.run_dir / "dispatcher.alive"
-    alive.unlink(missing_ok=True)  # a previous run's file says nothing about this one
     return Service(
         name="dispatcher",
         argv=[sys.executable, "-m", "dispatcher"],
         env={**plan.child_env(), "DISPATCHER_HEALTH_FILE": str(alive)},
         log=plan.run_dir / "logs" / "dispatcher.log",
-        ready=lambda: file_fresh(alive, within_s=10),
+        health=Health(kind="heartbeat", path=str(alive), within_s=10),
         address="Redis stream dialroom:dial:queue",
+        own_files=(alive, alive.with_name(alive.name + ".json")),  # + its per-loop report
     )
+
+
+def worker_service(plan: StackPlan, index: int) -> Service:
+    """Healthy once livekit-server registered it (what makes a worker useful), as the worker
+    itself reports, and while its status port answers."""
+    name = f"worker-{index + 1}"
+    port = plan.ports.worker_base + index
+    registered = plan.run_dir / f"{name}.registered"
+    return Service(
+        name=name,
+        argv=[sys.executable, "-m", "worker.main", "start"],
+        env={
+            **plan.child_env(),
+            "WORKER_PORT": str(port),
+            "WORKER_REGISTERED_FILE": str(registered),
+        },
+        log=plan.run_dir / "logs" / f"{name}.log",
+        health=Health(kind="worker", url=f"http://{HOST}:{port}", path=str(registered)),
+        start_timeout_s=120.0,
+        stop_grace_s=plan.worker_drain_s,
+        address=f"http://{HOST}:{port}/worker",
+        group="worker",
+        own_files=(registered,),
+    )
+
+
+def _http(port: int, path: str = "/") -> Health:
+    return Health(kind="http", url=f"http://{HOST}:{port}{path}")
+
+
+def _redis_client_config(plan: StackPlan) -> dict[str, str]:
+    config = {"address": f"{HOST}:{plan.ports.redis}"}
+    if plan.redis_password:
+        config["password"] = plan.redis_password
+    return config
 
 
 def _api_env(plan: StackPlan) -> dict[str, str]:
@@ -138,44 +211,15 @@ def _api_env(plan: StackPlan) -> dict[str, str]:
     return env
 
 
-def worker_service(plan: StackPlan, index: int) -> Service:
-    port = plan.ports.worker_base + index
-    log = plan.run_dir / "logs" / f"worker-{index + 1}.log"
-    return Service(
-        name=f"worker-{index + 1}",
-        argv=[sys.executable, "-m", "worker.main", "start"],
-        env={**plan.child_env(), "WORKER_PORT": str(port)},
-        log=log,
-        # Registration with livekit-server is what makes a worker useful, not its HTTP port.
-        ready=lambda: http_ok(port) and log_contains(log, "registered worker"),
-        start_timeout_s=120.0,
-        stop_grace_s=plan.worker_drain_s,
-        address=f"http://{HOST}:{port}/worker",
-        group="worker",
-    )
-
-
-def _redis_argv(plan: StackPlan) -> list[str]:
-    data = plan.run_dir / "redis"
-    data.mkdir(parents=True, exist_ok=True)
-    return [
-        "redis-server",
-        "--port",
-        str(plan.ports.redis),
-        "--bind",
-        HOST,
-        "--dir",
-        str(data),
-        "--appendonly",
-        "yes",
-        "--save",
-        "",
-        "--protected-mode",
-        "yes",
-    ]
-
-
 def _write(path: Path, config: dict[str, object]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    _write_private(path, yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only this user can read (it may hold the Redis password)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)

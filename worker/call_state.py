@@ -8,8 +8,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from dialroom.calls import (
     CallRecord,
     Direction,
@@ -19,7 +17,7 @@ from dialroom.calls import (
     Usage,
     VoicemailCheck,
 )
-from dialroom.dial import DialRequest
+from dialroom.dial import DialRequest, InboundDispatch
 from dialroom.persona import Persona
 
 
@@ -32,14 +30,17 @@ class CallState:
     caller_number: str | None = None
     called_number: str | None = None
     started_at: float = field(default_factory=time.time)
-    outcome: str = "in_progress"
+    outcome: str = "in_progress"  # set once the call has ended, from `resolve_outcome`
     attempt: int = 1
     answered: bool = False
     duplicate: bool = False
-    outcome_override: str | None = None  # set when the agent ends the call for a limit
+    # How the call itself ended it (a limit, voicemail, lines busy, a failed dial...); else
+    # the session's close reason decides. `resolve_outcome` reads both, once, at the end.
+    outcome_override: str | None = None
+    close_reason: str | None = None
     transcript: list[TranscriptLine] = field(default_factory=list)
     answered_at: float | None = None
-    error: str | None = None  # the provider failure that ended the call
+    error: str | None = None  # what failed the call: a provider, or a persona that cannot start
     turns: list[TurnLatency] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     tool_calls: list[ToolCall] = field(default_factory=list)
@@ -132,55 +133,26 @@ def _add(totals: dict[str, float], name: str, value: float) -> None:
     totals[name] = totals.get(name, 0) + value
 
 
-def outbound_request(raw: str | None) -> DialRequest | None:
-    """The dial request an outbound dispatch carries; None for an inbound call."""
-    if dispatch_metadata(raw).get("direction") == "inbound" or not raw:
-        return None
-    try:
-        return DialRequest.from_metadata(raw)
-    except ValidationError:
-        return None
-
-
 def new_call_state(
-    raw: str | None, *, room: str, request: DialRequest | None, default_persona: str
+    dispatch: DialRequest | InboundDispatch, *, room: str, default_persona: str
 ) -> CallState:
-    if request is not None:
+    """A call's state from what it was dispatched with (`worker.dispatch.read_dispatch`)."""
+    if isinstance(dispatch, DialRequest):
         return CallState(
-            call_id=request.call_id,
-            persona=request.persona,
+            call_id=dispatch.call_id,
+            persona=dispatch.persona,
             direction="outbound",
             room=room,
-            caller_number=request.from_number,
-            called_number=request.to_number,
-            attempt=request.attempt,
+            caller_number=dispatch.from_number,
+            called_number=dispatch.to_number,
+            attempt=dispatch.attempt,
         )
-    meta = dispatch_metadata(raw)
     return CallState(
-        call_id=meta.get("call_id") or room,
-        persona=meta.get("persona") or default_persona,
+        call_id=dispatch.call_id,  # random: the room name would carry the dialled number
+        persona=dispatch.persona or default_persona,
         direction="inbound",
         room=room,
     )
-
-
-class _Blank(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
-def fill(template: str, variables: dict[str, str]) -> str:
-    """Fill `{variables}`; one the call does not carry becomes empty rather than an error."""
-    return template.format_map(_Blank(variables))
-
-
-def dispatch_metadata(raw: str | None) -> dict[str, str]:
-    """The JSON a dispatch (SIP rule or API) carries; anything unreadable counts as empty."""
-    try:
-        data = json.loads(raw or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 # Why the session closed -> what the call record says happened.
@@ -191,3 +163,14 @@ OUTCOMES = {
     "job_shutdown": "worker_stopped",
     "error": "provider_error",
 }
+
+
+def resolve_outcome(state: CallState) -> str:
+    """The one place a call's outcome is decided: what the call itself decided (a limit, a
+    voicemail, a transfer, lines busy, not in service, a dial or a start that failed), else
+    why its session closed, else `failed`: the job ended before its conversation did."""
+    if state.outcome_override:
+        return state.outcome_override
+    if state.close_reason:
+        return OUTCOMES.get(state.close_reason, state.close_reason)
+    return "failed"

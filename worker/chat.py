@@ -28,8 +28,8 @@ from rich.markup import escape
 from dialroom.last_good import CallPersona
 from dialroom.paths import AGENTS_DIR, PROMPTS_DIR
 from dialroom.persona import SpeechConfig, load_persona, read_prompt
-from worker.call_state import CallState, fill
-from worker.persona_agent import PersonaAgent
+from worker.call_state import CallState
+from worker.persona_agent import PersonaAgent, agent_for, call_variables
 from worker.providers import ProviderConfigError, build_llm, missing_keys
 from worker.settings import ProviderKeys
 
@@ -109,18 +109,7 @@ def load_chat_persona(
 
 def chat_agent(loaded: CallPersona, state: CallState) -> PersonaAgent:
     """The persona's agent as the worker builds it for an inbound call from `chat`."""
-    variables = {
-        "persona": loaded.persona.name,
-        "caller_number": state.caller_number or "unknown",
-        "called_number": state.called_number or "unknown",
-        "caller_name": "",
-    }
-    return PersonaAgent(
-        loaded.persona,
-        state,
-        instructions=fill(loaded.prompt, variables),
-        greeting=fill(loaded.persona.greeting.inbound, variables),
-    )
+    return agent_for(loaded, state, None, call_variables(loaded.persona, state, None))
 
 
 def canned_mocks(

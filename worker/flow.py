@@ -1,16 +1,19 @@
 """A deterministic dialogue: the persona's `flow:` steps replayed over what the caller said.
 
-The reply is a pure function of the caller's turns so far. Replaying from the start (instead
-of keeping a cursor) keeps the answer right when the framework asks twice for the same turn.
+The reply is a pure function of the caller's turns so far (and the call's variables).
+Replaying from the start (instead of keeping a cursor) keeps the answer right when the
+framework asks twice for the same turn.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import ChainMap
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dialroom.persona import FlowStep
+from dialroom.templates import fill
 
 _WORD = re.compile(r"[a-z0-9']+")
 
@@ -24,8 +27,15 @@ class FlowReply:
     send_dtmf: str = ""  # keys to press once `text` is said
 
 
-def reply_to(steps: Sequence[FlowStep], caller_turns: Sequence[str]) -> FlowReply:
-    """What the persona says after the last of `caller_turns`."""
+def reply_to(
+    steps: Sequence[FlowStep],
+    caller_turns: Sequence[str],
+    variables: Mapping[str, str] | None = None,
+) -> FlowReply:
+    """What the persona says after the last of `caller_turns`.
+
+    A `say` step is filled with the call's `variables` and the slots collected so far.
+    """
     slots: dict[str, str] = {}
     position = 0
     reply = FlowReply(text="")
@@ -38,7 +48,7 @@ def reply_to(steps: Sequence[FlowStep], caller_turns: Sequence[str]) -> FlowRepl
             reply = FlowReply(text=step.retry, slots=dict(slots))
             continue
         slots[step.collect or ""] = choice
-        position, reply = _speak_until_next_question(steps, position + 1, slots)
+        position, reply = _speak_until_next_question(steps, position + 1, variables or {}, slots)
     return reply
 
 
@@ -53,14 +63,15 @@ def match_choice(text: str, choices: Sequence[str]) -> str | None:
 
 
 def _speak_until_next_question(
-    steps: Sequence[FlowStep], position: int, slots: dict[str, str]
+    steps: Sequence[FlowStep], position: int, variables: Mapping[str, str], slots: dict[str, str]
 ) -> tuple[int, FlowReply]:
     said: list[str] = []
+    known = ChainMap(slots, variables)  # a slot wins over a call variable of the same name
     end_call = transfer = False
     keys = ""
     while position < len(steps) and steps[position].collect is None:
         step = steps[position]
-        said.append((step.say or "").format(**slots))
+        said.append(fill(step.say or "", known))
         keys += step.send_dtmf or ""
         position += 1
         if step.end_call or step.transfer:  # either way the conversation is over

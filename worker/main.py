@@ -1,6 +1,11 @@
 """The Dialroom agent worker: one AgentServer; each call runs the persona it was dispatched with.
 
 Run it with `python -m worker.main start` (start.py does this NUM_AGENTS times).
+
+A call's life, as `entrypoint` reads: what it was dispatched with (`worker.dispatch`), then
+answer (`worker.inbound`) or dial (`worker.outbound`), the agent built before either
+(`worker.prepare`), the conversation, and the finish (`worker.finish`), which decides the
+outcome once and writes the record.
 """
 
 from __future__ import annotations
@@ -8,12 +13,9 @@ from __future__ import annotations
 import logging
 import time
 
-from livekit import rtc
 from livekit.agents import (
-    Agent,
     AgentServer,
     AgentSession,
-    CloseEvent,
     ConversationItemAddedEvent,
     JobContext,
     JobProcess,
@@ -23,21 +25,18 @@ from livekit.agents import (
 )
 from redis.asyncio import Redis
 
-from dialroom.call_status import CallStatus, set_status
-from dialroom.calls import save_call_record
-from dialroom.dial import DialRequest
-from dialroom.last_good import persona_for_call
-from dialroom.persona import Persona, PersonaError
-from dialroom.redact import mask_number
-from worker import apology, capacity, outbound, post_call, voicemail
+from dialroom.call_status import CallStatus, transition
+from dialroom.dial import DialRequest, InboundDispatch
+from dialroom.templates import fill
+from worker import apology, capacity, finish, inbound, outbound, redact_logs, voicemail
 from worker.call_limits import CallLimits
-from worker.call_state import OUTCOMES, CallState, fill, new_call_state, outbound_request
-from worker.persona_agent import PersonaAgent, agent_for, call_variables
-from worker.providers import ProviderConfigError, check_keys
-from worker.routing import answer_not_in_service, header_variables, route_inbound
-from worker.session import build_session
-from worker.settings import ProviderKeys, WorkerSettings
-from worker.tools import do_not_call, warm_transfer
+from worker.call_state import CallState, new_call_state
+from worker.dispatch import read_dispatch
+from worker.preload import PRELOADED
+from worker.prepare import CannotStart, Prepared, prepare
+from worker.providers import shared_speech
+from worker.registration import report_registration
+from worker.settings import WorkerSettings
 from worker.tools.dtmf import Keypad
 
 logger = logging.getLogger("dialroom.worker")
@@ -45,23 +44,24 @@ settings = WorkerSettings()
 
 
 def prewarm(proc: JobProcess) -> None:
-    # Load the offline models once per process, before any call waits on them.
-    from worker.providers import local_stt, local_tts
-
-    local_stt.prewarm()
-    local_tts.prewarm()
+    # A call process loads no model: local speech lives in the worker's inference process
+    # (`shared_speech`); the apology is read from the WAV rendered when the worker started.
     apology.prewarm()
 
 
 server = AgentServer(
     host="127.0.0.1",  # status port stays on loopback; LiveKit is reached outbound
     port=settings.worker_port,
-    num_idle_processes=settings.worker_idle_processes,
+    num_idle_processes=settings.idle_processes,
     load_fnc=lambda s: capacity.load(s, settings.max_calls_per_worker),
     load_threshold=1.0,
+    # imported once in the forkserver: a new call process starts from a fork, not imports
+    preload_modules=list(PRELOADED),
+    initialize_process_timeout=settings.process_start_timeout_s,
 )
 server.setup_fnc = prewarm
 lines = capacity.Lines(server, settings)
+report_registration(server, settings.worker_registered_file)
 
 
 async def on_request(request: JobRequest) -> None:
@@ -70,96 +70,84 @@ async def on_request(request: JobRequest) -> None:
 
 @server.rtc_session(agent_name=settings.agent_name, on_request=on_request)
 async def entrypoint(ctx: JobContext) -> None:
-    request = outbound_request(ctx.job.metadata)
+    redact_logs.install()  # before the framework names the caller in a log line
+    dispatch = read_dispatch(ctx.job.metadata)
+    if dispatch is None:
+        ctx.shutdown(reason="invalid dispatch")
+        return
     state = new_call_state(
-        ctx.job.metadata,
-        room=ctx.job.room.name,
-        request=request,
-        default_persona=settings.default_persona,
+        dispatch, room=ctx.job.room.name, default_persona=settings.default_persona
     )
     ctx.log_context_fields = {"call_id": state.call_id, "persona": state.persona}
     redis = Redis.from_url(settings.redis_url)
-    ctx.add_shutdown_callback(lambda: _finish_call(state, redis))
+    ctx.add_shutdown_callback(lambda: finish.finish_call(state, redis))
     await ctx.connect()
-    sip_variables: dict[str, str] = {}
-    if request is None:
-        caller = await ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
-        state.caller_number = caller.attributes.get("sip.phoneNumber") or None
-        state.called_number = caller.attributes.get("sip.trunkPhoneNumber") or None
-        sip_variables = header_variables(caller.attributes)
-        routed = route_inbound(
-            state.called_number,
-            metadata=ctx.job.metadata,
-            fallback=state.persona,
-            agents_dir=settings.agents_dir,
+    if isinstance(dispatch, DialRequest):
+        started = await _dial_out(ctx, dispatch, state, redis)
+    else:
+        started = await _answer_in(ctx, dispatch, state, redis)
+    if started is not None:
+        call, identity = started
+        await _converse(ctx, state, call, identity)
+
+
+async def _answer_in(
+    ctx: JobContext, dispatch: InboundDispatch, state: CallState, redis: Redis
+) -> tuple[Prepared, str] | None:
+    """Inbound: wait for the caller, route, build the agent. None when the call ends here."""
+    caller = await inbound.answer(ctx, state, dispatch, redis, settings)
+    if caller is None:
+        return None
+    call = await _prepare(ctx, state, redis, request=None, sip_variables=caller.variables)
+    if call is None:
+        return None
+    if capacity.is_overflow(ctx):
+        await inbound.say_lines_busy(
+            call.session,
+            state,
+            caller.identity,
+            room=ctx.room,
+            message=settings.lines_busy_message,
         )
-        if routed is None:
-            await answer_not_in_service(
-                ctx, state, redis, identity=caller.identity, settings=settings
-            )
-            return
-        state.persona = routed
-        ctx.log_context_fields = {"call_id": state.call_id, "persona": state.persona}
-        identity = caller.identity
-        if capacity.is_overflow(ctx) and settings.when_full == "reject":
-            state.outcome = "lines_busy"
-            await capacity.reject(ctx)
-            return
+        return None
+    return call, caller.identity
+
+
+async def _dial_out(
+    ctx: JobContext, request: DialRequest, state: CallState, redis: Redis
+) -> tuple[Prepared, str] | None:
+    """Outbound: build the agent first, then dial. None when the call ends here."""
+    call = await _prepare(ctx, state, redis, request=request)
+    if call is None:
+        return None
+    trunk = call.persona.outbound.trunk or settings.sip_outbound_trunk
+    dialed = await _dial(ctx, request, state, redis, trunk=trunk)
+    return None if dialed is None else (call, dialed.identity)
+
+
+async def _prepare(
+    ctx: JobContext,
+    state: CallState,
+    redis: Redis,
+    *,
+    request: DialRequest | None,
+    sip_variables: dict[str, str] | None = None,
+) -> Prepared | None:
     try:
-        loaded = await persona_for_call(
-            state.persona, redis, agents_dir=settings.agents_dir, prompts_dir=settings.prompts_dir
-        )
-        persona = loaded.persona
-        state.config = persona
-        check_keys(persona, ProviderKeys())
-    except (PersonaError, ProviderConfigError) as err:
+        call = await prepare(state, redis, settings, request=request, sip_variables=sip_variables)
+    except CannotStart as err:
         await _cannot_start(ctx, state, redis, str(err))
-        return
-    if request is not None:
-        trunk = persona.outbound.trunk or settings.sip_outbound_trunk
-        dialed = await _dial(ctx, request, state, redis, trunk=trunk)
-        if dialed is None:
-            return
-        identity = dialed.identity
-
-    session = build_session(persona, state)
-    if request is None and capacity.is_overflow(ctx):
-        await _say_lines_busy(ctx, session, state, identity)
-        return
-    state.answered_at = state.answered_at or time.time()  # outbound: set when picked up
-    session.on("conversation_item_added", lambda ev: _on_item(state, ev))
-    session.on("close", lambda ev: _on_close(ctx, state, ev))
-    screen = request is not None and persona.voicemail is not None
-    variables = call_variables(loaded.persona, state, request, sip_variables)
-    agent = agent_for(loaded, state, request, variables, greet_on_enter=not screen)
-    await session.start(
-        agent,
-        room=ctx.room,
-        room_options=room_io.RoomOptions(participant_identity=identity),
-    )
-    if screen and not await _human_answered(session, agent, persona, state, identity, variables):
-        session.shutdown()  # a machine: the message is left (or not); the call ends
-        return
-    limits = CallLimits(session, persona.limits)
-    limits.start()
-    ctx.add_shutdown_callback(limits.aclose)
-    if persona.tools.dtmf:
-        keypad = Keypad(session, ctx.room)
-        ctx.add_shutdown_callback(keypad.aclose)
+        return None
+    call.session.on("close", lambda ev: finish.on_close(ctx, state, ev))
+    return call
 
 
-async def _say_lines_busy(
-    ctx: JobContext, session: AgentSession[CallState], state: CallState, identity: str
-) -> None:
-    state.outcome_override = "lines_busy"
-    session.on("close", lambda ev: _on_close(ctx, state, ev))
-    await session.start(
-        Agent(instructions="Apologise that all lines are busy."),
-        room=ctx.room,
-        room_options=room_io.RoomOptions(participant_identity=identity),
-    )
-    await session.say(settings.lines_busy_message, allow_interruptions=False)
-    session.shutdown()
+async def _cannot_start(ctx: JobContext, state: CallState, redis: Redis, why: str) -> None:
+    state.outcome_override, state.error = finish.FAILED, why
+    logger.error("call %s cannot start: %s", state.call_id, why)
+    if state.direction == "outbound":
+        await transition(redis, state.call_id, CallStatus.FAILED, attempt=state.attempt, detail=why)
+    ctx.delete_room()
 
 
 async def _dial(
@@ -174,7 +162,7 @@ async def _dial(
             ring_timeout_s=settings.ring_timeout_s,
         )
     except outbound.DialFailed as err:
-        await set_status(
+        await transition(
             redis,
             state.call_id,
             err.status,
@@ -182,7 +170,7 @@ async def _dial(
             sip_code=err.sip_code,
             detail=str(err),
         )
-        state.outcome = err.status.value
+        state.outcome_override = err.status.value
         logger.info("call %s not connected: %s (%s)", state.call_id, err.status.value, err)
         ctx.shutdown(reason=err.status.value)
         return None
@@ -195,36 +183,46 @@ async def _dial(
     return dialed
 
 
-async def _cannot_start(ctx: JobContext, state: CallState, redis: Redis, why: str) -> None:
-    state.outcome = "failed"
-    logger.error("call %s cannot start: %s", state.call_id, why)
-    if state.direction == "outbound":
-        await set_status(redis, state.call_id, CallStatus.FAILED, detail=why)
-    ctx.delete_room()
+async def _converse(ctx: JobContext, state: CallState, call: Prepared, identity: str) -> None:
+    """The conversation: greet (after screening an outbound call for a machine), then hold
+    the call to its persona's limits; it ends when the session closes (`finish.on_close`)."""
+    session, persona = call.session, call.persona
+    state.answered_at = state.answered_at or time.time()  # outbound: set when picked up
+    session.on("conversation_item_added", lambda ev: _on_item(state, ev))
+    await session.start(
+        call.agent,
+        room=ctx.room,
+        room_options=room_io.RoomOptions(participant_identity=identity),
+    )
+    if call.screen and not await _human_answered(session, call, state, identity):
+        session.shutdown()  # a machine: the message is left (or not); the call ends
+        return
+    limits = CallLimits(session, persona.limits)
+    limits.start()
+    ctx.add_shutdown_callback(limits.aclose)
+    if persona.tools.dtmf:
+        keypad = Keypad(session, ctx.room)
+        ctx.add_shutdown_callback(keypad.aclose)
 
 
 async def _human_answered(
-    session: AgentSession[CallState],
-    agent: PersonaAgent,
-    persona: Persona,
-    state: CallState,
-    identity: str,
-    variables: dict[str, str],
+    session: AgentSession[CallState], call: Prepared, state: CallState, identity: str
 ) -> bool:
     """Screen an outbound call for an answering machine; greet a human, else deal with it."""
-    assert persona.voicemail is not None
-    verdict = await voicemail.who_answered(session, persona, identity)
+    screening = call.persona.voicemail
+    assert screening is not None
+    verdict = await voicemail.who_answered(session, call.persona, identity)
     state.voicemail = await voicemail.act_on(
         session,
-        persona.voicemail,
+        screening,
         verdict,
-        message=fill(persona.voicemail.message or "", variables),
+        message=fill(screening.message or "", call.variables),
         answered_at=state.answered_at or time.time(),
     )
     if verdict.is_machine:
         state.outcome_override = f"voicemail_{state.voicemail.action}"
         return False
-    agent.greet()
+    call.agent.greet()
     return True
 
 
@@ -234,39 +232,8 @@ def _on_item(state: CallState, ev: ConversationItemAddedEvent) -> None:
         state.heard(item.role, item.text_content or "")
 
 
-def _on_close(ctx: JobContext, state: CallState, ev: CloseEvent) -> None:
-    reason = str(ev.reason.value)
-    state.outcome = state.outcome_override or OUTCOMES.get(reason, reason)
-    if warm_transfer.bridged(ctx.room):
-        return  # caller and human talk on; the room goes when either hangs up
-    # The room outlives a caller who hangs up; deleting it ends the job and drops any leg left.
-    ctx.delete_room()
-
-
-async def _finish_call(state: CallState, redis: Redis) -> None:
-    try:
-        if state.duplicate:
-            return
-        if state.config is not None:
-            await post_call.fill(state, state.config)
-        record = state.record()
-        logger.info(
-            "call ended: call_id=%s persona=%s direction=%s caller=%s duration_s=%.1f outcome=%s",
-            record.call_id,
-            record.persona,
-            record.direction,
-            mask_number(record.caller_number),
-            record.duration_s,
-            record.outcome,
-            extra={"call_id": record.call_id, "persona": record.persona},
-        )
-        await save_call_record(redis, record)
-        await do_not_call.after_call(state, redis)  # "don't call me again" -> do-not-call list
-        if state.direction == "outbound" and state.answered:
-            await set_status(redis, state.call_id, CallStatus.COMPLETED, attempt=state.attempt)
-    finally:
-        await redis.aclose()
-
-
 if __name__ == "__main__":
+    # In the worker's own process only (call processes import this module as __mp_main__).
+    apology.render_cached()
+    shared_speech.register_if_used(settings.agents_dir, settings.prompts_dir)
     cli.run_app(server)

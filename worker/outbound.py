@@ -23,7 +23,7 @@ from livekit import api, rtc
 from livekit.agents import JobContext
 from redis.asyncio import Redis
 
-from dialroom.call_status import CallStatus, claim_dial, current_status, set_status
+from dialroom.call_status import CallStatus, claim_dial, transition
 from dialroom.dial import DialRequest
 from dialroom.redact import mask_number
 
@@ -108,16 +108,14 @@ async def dial(
     finally:
         await _settle(report, ringing)
     logger.info("call %s answered by %s", request.call_id, mask_number(request.to_number))
-    await set_status(redis, request.call_id, CallStatus.ANSWERED, attempt=request.attempt)
+    await transition(redis, request.call_id, CallStatus.ANSWERED, attempt=request.attempt)
     return Dialed(identity=identity)
 
 
 async def _mark_dialing(redis: Redis, request: DialRequest) -> None:
     """`dialing` once per attempt: the dispatcher writes it when it dispatches; a dispatch
-    made some other way (tests, tools) gets it here."""
-    now = await current_status(redis, request.call_id)
-    if now is None or (now.status, now.attempts) != (CallStatus.DIALING, request.attempt):
-        await set_status(redis, request.call_id, CallStatus.DIALING, attempt=request.attempt)
+    made some other way (tests, tools) gets it here (the status machine refuses a second)."""
+    await transition(redis, request.call_id, CallStatus.DIALING, attempt=request.attempt)
 
 
 async def _report_ringing(
@@ -143,7 +141,7 @@ async def _report_ringing(
         room.off("participant_connected", check)
         room.off("participant_attributes_changed", on_attributes)
     logger.info("call %s ringing", request.call_id)
-    await set_status(redis, request.call_id, CallStatus.RINGING, attempt=request.attempt)
+    await transition(redis, request.call_id, CallStatus.RINGING, attempt=request.attempt)
 
 
 async def _settle(report: asyncio.Task[None], ringing: asyncio.Event) -> None:

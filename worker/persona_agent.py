@@ -1,14 +1,23 @@
-"""The agent a call talks to: the persona's prompt and greeting with the call's variables
-filled in, and its tools."""
+"""The agent a call talks to: the persona's prompt, greeting and flow with the call's
+variables filled in, and its tools.
+
+A call's variables, lowest precedence first: the defaults the persona declares under
+`variables:`, the inbound call's SIP headers, the call's own (`caller_number`, ...), then the
+API request's or campaign row's `variables`. They are filled in by `dialroom.templates.fill`,
+which only ever replaces `{name}`: nothing in a value or a template is evaluated.
+"""
 
 from __future__ import annotations
 
-from livekit.agents import Agent, ChatContext, ChatMessage, StopResponse
+from livekit.agents import NOT_GIVEN, Agent, ChatContext, ChatMessage, StopResponse, llm
+from livekit.agents.types import NotGivenOr
 
 from dialroom.dial import DialRequest
 from dialroom.last_good import CallPersona
-from dialroom.persona import Persona
-from worker.call_state import CallState, fill
+from dialroom.persona import SIP_HEADER_PREFIX, Persona
+from dialroom.templates import fill
+from worker.call_state import CallState
+from worker.providers import build_llm
 from worker.tools import tools_for
 
 
@@ -27,10 +36,12 @@ class PersonaAgent(Agent):
         instructions: str,
         greeting: str,
         greet_on_enter: bool = True,
+        model: NotGivenOr[llm.LLM] = NOT_GIVEN,
     ) -> None:
         super().__init__(
             instructions=instructions or f"You are the {persona.name} phone agent.",
             tools=tools_for(persona, state),
+            llm=model,  # NOT_GIVEN: the session's
         )
         self._greeting = greeting
         self._greet_on_enter = greet_on_enter
@@ -49,20 +60,33 @@ class PersonaAgent(Agent):
             raise StopResponse  # the callee's "Hello?": the greeting is the answer
 
 
+class CallVariables(dict[str, str]):
+    """A call's variables; a `{sip_h_...}` header the call does not carry is empty."""
+
+    def __missing__(self, name: str) -> str:
+        if name.startswith(SIP_HEADER_PREFIX):
+            return ""
+        raise KeyError(name)
+
+
 def call_variables(
     persona: Persona,
     state: CallState,
     request: DialRequest | None,
     sip_variables: dict[str, str] | None = None,
-) -> dict[str, str]:
-    return {
-        **(sip_variables or {}),  # {sip_h_...}: the inbound call's SIP headers
-        "persona": persona.name,
-        "caller_number": state.caller_number or "unknown",
-        "called_number": state.called_number or "unknown",
-        "caller_name": (request.caller_name if request else None) or "",
-        **(request.variables if request else {}),
-    }
+) -> CallVariables:
+    """Everything a `{name}` in this call's greeting, prompt, flow or voicemail may refer to."""
+    return CallVariables(
+        {
+            **persona.variables,  # declared defaults
+            **(sip_variables or {}),  # {sip_h_...}: the inbound call's SIP headers
+            "persona": persona.name,
+            "caller_number": state.caller_number or "unknown",
+            "called_number": state.called_number or "unknown",
+            "caller_name": (request.caller_name if request else None) or "",
+            **(request.variables if request else {}),
+        }
+    )
 
 
 def agent_for(
@@ -80,10 +104,13 @@ def agent_for(
     instructions = loaded.prompt
     if request is not None and request.llm_prompt:
         instructions += "\n\n" + request.llm_prompt
+    # a flow says its steps with this call's variables; an LLM reads them in its instructions
+    flow = build_llm(persona, variables=variables) if persona.llm.provider == "flow" else None
     return PersonaAgent(
         persona,
         state,
         instructions=fill(instructions, variables),
         greeting=fill(greeting, variables),
         greet_on_enter=greet_on_enter,
+        model=flow or NOT_GIVEN,
     )

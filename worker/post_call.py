@@ -37,7 +37,7 @@ EXTRACT_PROMPT = (
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
 
-async def fill(state: CallState, persona: Persona, model: llm.LLM | None = None) -> None:
+async def summarize(state: CallState, persona: Persona, model: llm.LLM | None = None) -> None:
     """Set `state.summary` / `state.extracted` as the persona's `post_call` asks."""
     wanted = persona.post_call
     if not wanted.summary and not wanted.extract:

@@ -1,5 +1,6 @@
 """Inbound routing: the persona whose `numbers` include the dialled number, else the default
-the dispatch rule carries (the trunk's default), else a polite "not in service" and hang-up.
+the dispatch rule carries (the trunk's default), else none: the number is not in service
+(`worker.inbound` says so and hangs up).
 
 Only each file's `numbers` is read here. Validating is `persona_for_call`'s job, so a persona
 whose latest edit is broken keeps its numbers and is served its last good version, instead of
@@ -8,24 +9,15 @@ its callers silently landing on the default persona.
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
-from livekit.agents import Agent, AgentSession, JobContext, room_io
-from redis.asyncio import Redis
 
-from dialroom.last_good import persona_for_call
-from dialroom.persona import SIP_HEADER_PREFIX, PersonaError, available, persona_path
-from dialroom.redact import mask_number
-from worker.call_state import CallState
-from worker.providers import ProviderConfigError, build_tts
-from worker.settings import WorkerSettings
+from dialroom.dial import InboundDispatch
+from dialroom.persona import SIP_HEADER_PREFIX, available, persona_path
 
-logger = logging.getLogger("dialroom.worker")
 _HEADER_ATTR = "sip.h."
 
 
@@ -47,28 +39,14 @@ def _numbers(path: Path) -> list[str]:
     return [str(n) for n in numbers] if isinstance(numbers, list) else []
 
 
-def trunk_default(metadata: str | None, *, fallback: str) -> str | None:
-    """The default persona the dispatch rule carries. A rule from `sip/telephony.yaml` marks
-    itself with `rule`; without a `persona` it has no default (the number is not in service).
-    Any other rule without one (hand-made) gets DEFAULT_PERSONA."""
-    try:
-        meta = json.loads(metadata or "{}")
-    except json.JSONDecodeError:
-        meta = {}
-    if not isinstance(meta, dict):
-        meta = {}
-    if persona := meta.get("persona"):
-        return str(persona)
-    return None if "rule" in meta else fallback
-
-
 def route_inbound(
-    called: str | None, *, metadata: str | None, fallback: str, agents_dir: Path
+    called: str | None, *, dispatch: InboundDispatch, fallback: str, agents_dir: Path
 ) -> str | None:
     """The persona for an inbound call: the one listing the dialled number, else the trunk's
-    default, else None (say NOT_IN_SERVICE_MESSAGE and hang up)."""
+    default (`InboundDispatch.default_persona`), else None (say NOT_IN_SERVICE_MESSAGE and
+    hang up)."""
     listed = persona_for_number(called, default="", agents_dir=agents_dir)
-    return listed or trunk_default(metadata, fallback=fallback)
+    return listed or dispatch.default_persona(fallback)
 
 
 def header_variables(attributes: Mapping[str, str]) -> dict[str, str]:
@@ -80,32 +58,3 @@ def header_variables(attributes: Mapping[str, str]) -> dict[str, str]:
         for name, value in attributes.items()
         if name.startswith(_HEADER_ATTR)
     }
-
-
-async def answer_not_in_service(
-    ctx: JobContext, state: CallState, redis: Redis, *, identity: str, settings: WorkerSettings
-) -> None:
-    """Say NOT_IN_SERVICE_MESSAGE in DEFAULT_PERSONA's voice, then hang up."""
-    state.persona, state.outcome = "", "not_in_service"
-    logger.info("call %s: no persona for %s", state.call_id, mask_number(state.called_number))
-    try:
-        voice = await persona_for_call(
-            settings.default_persona,
-            redis,
-            agents_dir=settings.agents_dir,
-            prompts_dir=settings.prompts_dir,
-        )
-        tts = build_tts(voice.persona.tts)
-    except (PersonaError, ProviderConfigError, ValueError) as err:
-        logger.error("call %s: cannot say the not-in-service message: %s", state.call_id, err)
-        ctx.delete_room()
-        return
-    session = AgentSession[CallState](tts=tts, userdata=state)
-    await session.start(
-        Agent(instructions="Tell the caller this number is not in service."),
-        room=ctx.room,
-        room_options=room_io.RoomOptions(participant_identity=identity),
-    )
-    await session.say(settings.not_in_service_message, allow_interruptions=False)
-    session.shutdown()
-    ctx.delete_room()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from dialroom.settings import CommonSettings
 
@@ -13,8 +13,16 @@ WhenFull = Literal["message", "reject"]  # what a caller gets when every worker 
 
 class WorkerSettings(CommonSettings):
     worker_port: int = Field(default=8081, description="Health/status HTTP port of this worker")
+    worker_registered_file: str = Field(
+        default="", description="File the worker writes its id to once registered (start.py)"
+    )
     max_calls_per_worker: int = Field(default=4, ge=1, description="Concurrent calls per worker")
-    worker_idle_processes: int = Field(default=1, ge=0, description="Pre-warmed call processes")
+    worker_idle_processes: int | None = Field(
+        default=None, ge=0, description="Pre-warmed call processes (default: MAX_CALLS_PER_WORKER)"
+    )
+    process_start_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long a new call process may take to start"
+    )
     sip_outbound_trunk: str = Field(
         default="dialroom-dev-out", description="Outbound SIP trunk: its id (ST_...) or name"
     )
@@ -31,6 +39,19 @@ class WorkerSettings(CommonSettings):
         description="Said to an inbound caller whose number has no persona and no default",
     )
     ring_timeout_s: float = Field(default=30.0, gt=0, le=120, description="Outbound ring time")
+
+    @field_validator("worker_idle_processes", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value  # compose passes an unset variable as ""
+
+    @property
+    def idle_processes(self) -> int:
+        """Warm call processes kept ready: by default one per line, so a burst of calls is
+        answered by processes that already started (a cold start takes seconds under load)."""
+        if self.worker_idle_processes is None:
+            return self.max_calls_per_worker
+        return self.worker_idle_processes
 
 
 class ProviderKeys(CommonSettings):

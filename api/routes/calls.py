@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from api.deps import ClientKey, RedisDep, Settings
+from api.destinations import Destinations
 from api.errors import api_error, responses
 from api.models import CallAccepted, CallDetail, CallPage, CallSummary, OutboundCallBody
 from dialroom import campaigns, dial_queue, dnc
@@ -45,6 +46,7 @@ async def place_call(
     key: ClientKey,
     redis: RedisDep,
     settings: Settings,
+    destinations: Destinations,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> CallAccepted:
@@ -57,6 +59,7 @@ async def place_call(
             f"unknown persona '{body.persona}'; valid personas: {', '.join(known) or 'none'}",
             "unknown_persona",
         )
+    await destinations.check_call(body)
     if await dnc.is_listed(redis, body.to_number):
         msg = f"{body.to_number} is on the do-not-call list"
         raise api_error(422, ("body", "to_number"), msg, "do_not_call")

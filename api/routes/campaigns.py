@@ -17,20 +17,31 @@ import logging
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.deps import ClientKey, RedisDep, Settings
+from api.destinations import Destinations
 from api.errors import ErrorBody, api_error, responses
 from api.models import CampaignBody, CampaignCreated, CampaignDetail, CampaignPage, CsvSettings
-from dialroom import campaigns
+from dialroom import campaign_intake, campaigns
 from dialroom.campaigns import Campaign, CampaignState
 from dialroom.persona import available
 
 logger = logging.getLogger("dialroom.api.campaigns")
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"], responses=responses(401, 413, 429))
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A repeat with the same key and body returns the first campaign; "
+        "with another body it is refused (422)",
+    ),
+]
 CampaignId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The campaign's id")]
 CSV_ONLY = "only with a text/csv body (a JSON body carries its settings itself)"
 FIXED_COLUMNS = ("to_number", "caller_name")
@@ -83,13 +94,18 @@ CREATE_BODY = {
 )
 async def create_campaign(
     request: Request,
-    _key: ClientKey,
+    key: ClientKey,
     redis: RedisDep,
     settings: Settings,
+    destinations: Destinations,
     csv_settings: Annotated[CsvSettings, Query()],
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> CampaignCreated:
-    """Queue one call per row (rows on the do-not-call list are skipped and counted);
-    the dispatcher releases them `concurrency` at a time, inside `calling_hours`."""
+    """Queue one call per row (rows on the do-not-call list, and rows repeating an earlier
+    row's number, are skipped and counted); the dispatcher releases them `concurrency` at a
+    time, inside `calling_hours`. A repeat with the same `Idempotency-Key` and body returns
+    the first campaign (`Idempotent-Replayed: true`); with another body, `422`."""
     given = csv_settings.model_dump(exclude_none=True)
     media = request.headers.get("content-type", "application/json").split(";")[0].strip()
     text = await _text_body(request)
@@ -108,16 +124,34 @@ async def create_campaign(
     if body.persona not in known:
         msg = f"unknown persona '{body.persona}'; valid personas: {', '.join(known) or 'none'}"
         raise api_error(422, persona_loc, msg, "unknown_persona")
-    campaign = await campaigns.create(redis, body)
+    await destinations.check_campaign(body, from_loc=(persona_loc[0], "from_number"))
+    idempotency = (key, idempotency_key) if idempotency_key else None
+    campaign = await _create(redis, body, idempotency, response)
+    counts = await campaigns.progress(redis, campaign)
+    return CampaignCreated(campaign_id=campaign.campaign_id, state=campaign.state, counts=counts)
+
+
+async def _create(
+    redis: RedisDep, body: CampaignBody, idempotency: tuple[str, str] | None, response: Response
+) -> Campaign:
+    try:
+        created = await campaign_intake.create(redis, body, idempotency=idempotency)
+    except campaign_intake.IdempotencyConflict as err:
+        loc = ("header", "Idempotency-Key")
+        raise api_error(422, loc, str(err), "idempotency_key_reused") from err
+    campaign = created.campaign
+    if not created.created:
+        response.headers["Idempotent-Replayed"] = "true"
+        return campaign
     logger.info(
-        "campaign created: campaign_id=%s persona=%s rows=%d do_not_call=%d",
+        "campaign created: campaign_id=%s persona=%s rows=%d do_not_call=%d duplicates=%d",
         campaign.campaign_id,
         campaign.persona,
         campaign.total,
         campaign.do_not_call,
+        campaign.duplicates,
     )
-    counts = await campaigns.progress(redis, campaign)
-    return CampaignCreated(campaign_id=campaign.campaign_id, state=campaign.state, counts=counts)
+    return campaign
 
 
 @router.get("", response_model=CampaignPage)

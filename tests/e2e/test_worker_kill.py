@@ -13,31 +13,12 @@ import pytest
 from tests.e2e.conftest import FIXTURES
 from tests.support.phone import CallResult, PhoneProcess, start_dialing
 from tests.support.stack import RunningStack, running_stack
+from tests.support.workers import call_owner, service_pid
 from worker.providers.local_stt import transcribe_wav
 
 pytestmark = pytest.mark.e2e
 
 CALLERS = ("alice", "bob")
-
-
-def call_owner(stack: RunningStack, caller: str, *, timeout: float = 30.0) -> str:
-    """Which worker runs `caller`'s call: the worker log with its call's job lines.
-
-    Rooms are `call-_<caller>_<random>`, and a job's log lines carry the room as `call_id`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for service in stack.state.services:
-            if not service.name.startswith("worker-"):
-                continue
-            for line in stack.log(service.name).splitlines():
-                if f"_{caller}_" in line and '"RoomIO linked' in line:
-                    return service.name
-        time.sleep(0.25)
-    raise AssertionError(f"no worker took {caller}'s call")
-
-
-def worker_pid(stack: RunningStack, name: str) -> int:
-    return next(s.pid for s in stack.state.services if s.name == name)
 
 
 def call(stack: RunningStack, folder: Path, caller: str, *, play_at: float) -> PhoneProcess:
@@ -69,7 +50,7 @@ def test_sigkill_of_one_worker_drops_only_its_own_call(tmp_path: Path) -> None:
         owners = {caller: call_owner(stack, caller) for caller in CALLERS}
         assert sorted(owners.values()) == ["worker-1", "worker-2"], owners
         # The worker's main process only, as a crash would: nothing of it says goodbye.
-        os.kill(worker_pid(stack, owners["alice"]), signal.SIGKILL)
+        os.kill(service_pid(stack, owners["alice"]), signal.SIGKILL)
         alice, bob = (phones[caller].result(timeout=90).call for caller in CALLERS)
         survivor = stack.log(owners["bob"])
         assert "draining worker" not in survivor, "one dead worker must not stop the others"

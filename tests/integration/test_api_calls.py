@@ -12,13 +12,15 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
-from dialroom.call_status import CallStatus, set_status
+from dialroom.call_status import CallStatus
 from dialroom.dial_queue import QUEUE_STREAM, SCHEDULED
 from dialroom.persona import available
+from tests.support.statuses import walk
 
 pytestmark = pytest.mark.integration
 
-KEY = "test-key-0123456789"
+KEY = "test-key-0123456789-abcdefghijklmnop"
+OTHER_KEY = "second-key-abcdefghijklmnopqrstuvwxyz"
 AUTH = {"X-API-Key": KEY}
 CALL = {"to_number": "+14155550123", "persona": "demo", "caller_name": "Sam"}
 
@@ -26,7 +28,7 @@ CALL = {"to_number": "+14155550123", "persona": "demo", "caller_name": "Sam"}
 def make_client(redis_url: str, **overrides: object) -> TestClient:
     fields: dict[str, object] = {
         "redis_url": redis_url,
-        "api_keys": f"{KEY},second-key-abcdef",
+        "api_keys": f"{KEY},{OTHER_KEY}",
         "dialroom_dev": False,
         **overrides,
     }
@@ -149,7 +151,7 @@ def test_idempotency_keys_of_different_clients_do_not_collide(client: TestClient
     theirs = client.post(
         "/api/outbound-call",
         json=CALL,
-        headers={"X-API-Key": "second-key-abcdef", "Idempotency-Key": "k1"},
+        headers={"X-API-Key": OTHER_KEY, "Idempotency-Key": "k1"},
     )
     assert mine.json()["call_id"] != theirs.json()["call_id"]
 
@@ -174,7 +176,7 @@ def test_cancel_a_queued_call_then_cancel_again_is_409(client: TestClient) -> No
 async def test_a_call_being_dialed_cannot_be_canceled(client: TestClient, redis_url: str) -> None:
     call_id = place(client)
     async with redis.asyncio.Redis.from_url(redis_url) as store:
-        await set_status(store, call_id, CallStatus.DIALING)
+        await walk(store, call_id, CallStatus.DIALING, attempt=1)
     assert client.post(f"/api/calls/{call_id}/cancel", headers=AUTH).status_code == 409
 
 
@@ -190,8 +192,15 @@ async def test_get_shows_the_status_history_with_timestamps(
 ) -> None:
     call_id = place(client, max_attempts=2)
     async with redis.asyncio.Redis.from_url(redis_url) as store:
-        await set_status(store, call_id, CallStatus.DIALING)
-        await set_status(store, call_id, CallStatus.BUSY, sip_code=486, detail="486 Busy Here")
+        await walk(
+            store,
+            call_id,
+            CallStatus.DIALING,
+            CallStatus.BUSY,
+            attempt=1,
+            sip_code=486,
+            detail="486 Busy Here",
+        )
     call = client.get(f"/api/calls/{call_id}", headers=AUTH).json()
     assert [event["status"] for event in call["history"]] == ["queued", "dialing", "busy"]
     times = [event["at"] for event in call["history"]]
@@ -231,7 +240,7 @@ def test_the_rate_limit_answers_429_with_retry_after(redis_url: str) -> None:
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
         assert refused.json()["detail"][0]["type"] == "rate_limited"
         # The limit is per key: another client is unaffected.
-        other = limited.get("/api/calls", headers={"X-API-Key": "second-key-abcdef"})
+        other = limited.get("/api/calls", headers={"X-API-Key": OTHER_KEY})
         assert other.status_code == 200
 
 

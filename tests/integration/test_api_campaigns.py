@@ -13,14 +13,17 @@ from fastapi.testclient import TestClient
 from redis.asyncio import Redis
 
 from dialroom import dnc
-from dialroom.call_status import CallStatus, current_status, set_status
+from dialroom.call_status import CallStatus, current_status
 from dialroom.campaigns import INFLIGHT_KEY, PENDING_KEY
 from dialroom.dial_queue import QUEUE_STREAM
 from dispatcher.campaigns import feed_campaigns
 from tests.integration.test_api_calls import AUTH, make_client
+from tests.support.statuses import walk
 
 pytestmark = pytest.mark.integration
 
+# A released call, dialed and answered to its end, as dispatcher and worker report it.
+ENDED = (CallStatus.DIALING, CallStatus.ANSWERED, CallStatus.COMPLETED)
 NUMBERS = ["+14155550101", "+14155550102", "+14155550103", "+14155550104", "+14155550105"]
 
 
@@ -168,13 +171,13 @@ async def test_progress_counts_follow_the_calls_statuses(client: TestClient, sto
     campaign_id = create(client, concurrency=5)["campaign_id"]
     await feed_campaigns(store)
     first, second, third, *_ = await campaign_calls(client, campaign_id)
-    await set_status(store, first, CallStatus.DIALING)
-    await set_status(store, second, CallStatus.ANSWERED)
-    await set_status(store, third, CallStatus.BUSY, sip_code=486)
+    await walk(store, first, CallStatus.DIALING, attempt=1)
+    await walk(store, second, CallStatus.DIALING, CallStatus.ANSWERED, attempt=1)
+    await walk(store, third, CallStatus.DIALING, CallStatus.BUSY, attempt=1, sip_code=486)
     now = counts(client, campaign_id)
     assert now["waiting"] == 0
     assert (now["queued"], now["dialing"], now["answered"], now["busy"]) == (2, 1, 1, 1)
-    await set_status(store, second, CallStatus.COMPLETED)
+    await walk(store, second, CallStatus.COMPLETED, attempt=1)
     assert counts(client, campaign_id)["completed"] == 1
     assert counts(client, campaign_id)["answered"] == 0
 
@@ -191,11 +194,12 @@ async def test_the_feeder_keeps_the_concurrency_and_releases_as_calls_finish(
     assert await store.xlen(QUEUE_STREAM) == 2
 
     # A busy call with an attempt left keeps its slot (its retry comes back); a done one frees it.
-    await set_status(store, call_ids[0], CallStatus.BUSY, attempt=1)
+    await walk(store, call_ids[0], CallStatus.DIALING, CallStatus.BUSY, attempt=1)
     assert await feed_campaigns(store) == 0
-    await set_status(store, call_ids[1], CallStatus.COMPLETED)
+    await walk(store, call_ids[1], *ENDED, attempt=1)
     assert await feed_campaigns(store) == 1
-    await set_status(store, call_ids[0], CallStatus.BUSY, attempt=2)  # no attempts left
+    await walk(store, call_ids[0], CallStatus.SCHEDULED, attempt=1)  # the retry: attempt 2
+    await walk(store, call_ids[0], CallStatus.DIALING, CallStatus.BUSY, attempt=2)  # the last
     assert await feed_campaigns(store) == 1
     assert await store.scard(inflight) == 2
     assert counts(client, campaign_id)["waiting"] == 1
@@ -209,7 +213,7 @@ async def test_pause_holds_the_calls_and_resume_releases_them(
     assert await feed_campaigns(store) == 1
     paused = client.post(f"/api/campaigns/{campaign_id}/pause", headers=AUTH)
     assert paused.status_code == 200 and paused.json()["state"] == "paused"
-    await set_status(store, call_ids[0], CallStatus.COMPLETED)
+    await walk(store, call_ids[0], *ENDED, attempt=1)
     assert await feed_campaigns(store) == 0, "paused: nothing released"
     assert await store.llen(PENDING_KEY.format(campaign_id=campaign_id)) == 4, "none dropped"
     assert client.post(f"/api/campaigns/{campaign_id}/pause", headers=AUTH).status_code == 409
@@ -227,7 +231,7 @@ async def test_the_campaign_completes_when_every_call_has_ended(
     campaign_id = create(client, numbers=NUMBERS[:2], concurrency=2)["campaign_id"]
     await feed_campaigns(store)
     for call_id in await campaign_calls(client, campaign_id):
-        await set_status(store, call_id, CallStatus.COMPLETED)
+        await walk(store, call_id, *ENDED, attempt=1)
     await feed_campaigns(store)
     detail = client.get(f"/api/campaigns/{campaign_id}", headers=AUTH).json()
     assert detail["state"] == "completed" and detail["counts"]["completed"] == 2
@@ -237,14 +241,14 @@ async def test_cancel_cancels_every_call_not_yet_dialing(client: TestClient, sto
     campaign_id = create(client, concurrency=2)["campaign_id"]
     call_ids = await campaign_calls(client, campaign_id)
     await feed_campaigns(store)
-    await set_status(store, call_ids[0], CallStatus.DIALING)  # released and being dialed
+    await walk(store, call_ids[0], CallStatus.DIALING, attempt=1)  # released and being dialed
 
     response = client.post(f"/api/campaigns/{campaign_id}/cancel", headers=AUTH)
     assert response.status_code == 200
     assert response.json()["state"] == "canceled"
     assert response.json()["counts"]["canceled"] == 4 and response.json()["counts"]["waiting"] == 0
     assert await statuses(store, call_ids) == [CallStatus.DIALING] + [CallStatus.CANCELED] * 4
-    await set_status(store, call_ids[0], CallStatus.COMPLETED)
+    await walk(store, call_ids[0], CallStatus.ANSWERED, CallStatus.COMPLETED, attempt=1)
     assert await feed_campaigns(store) == 0
     assert client.post(f"/api/campaigns/{campaign_id}/resume", headers=AUTH).status_code == 409
     assert client.post(f"/api/campaigns/{campaign_id}/cancel", headers=AUTH).status_code == 409
@@ -313,7 +317,7 @@ async def test_calls_are_released_only_inside_the_calling_window(
     assert await feed_campaigns(store, now=monday_noon_la) == 2
 
 
-async def test_a_callee_whose_window_never_opens_is_canceled_not_held(
+async def test_a_callee_whose_window_never_opens_fails_not_held(
     client: TestClient, store: Redis
 ) -> None:
     hours = {"days": ["mon"], "start": "09:00", "end": "17:00"}
@@ -325,6 +329,6 @@ async def test_a_callee_whose_window_never_opens_is_canceled_not_held(
     monday_noon_la = datetime(2030, 6, 3, 19, 0, tzinfo=UTC).timestamp()
     assert await feed_campaigns(store, now=monday_noon_la) == 1
     now = await current_status(store, unplaceable)
-    assert now is not None and now.status == CallStatus.CANCELED
+    assert now is not None and now.status == CallStatus.FAILED  # as for a single call
     assert "never open" in (now.detail or "")
     assert await store.smembers(INFLIGHT_KEY.format(campaign_id=campaign_id)) == {placeable}

@@ -20,11 +20,16 @@ from api.settings import ApiSettings
 
 pytestmark = pytest.mark.integration
 
-KEY = "schema-test-key"
+KEY = "schema-test-key-0123456789abcdefghijk"
 
 
 def api_settings(redis_url: str) -> ApiSettings:
-    return ApiSettings(redis_url=redis_url, api_keys=KEY, rate_limit_per_minute=1_000_000)
+    return ApiSettings(
+        redis_url=redis_url,
+        api_keys=KEY,
+        rate_limit_per_minute=1_000_000,
+        auth_failures_per_minute=1_000_000,
+    )
 
 
 # The schema is the app's own; building the app opens nothing (Redis opens in its lifespan).

@@ -7,12 +7,13 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from dialroom import campaigns, dial_queue, dnc
-from dialroom.call_status import CallStatus, current_status, set_status
+from dialroom import campaign_intake, campaigns, dial_queue, dnc
+from dialroom.call_status import CallStatus, current_status
 from dialroom.campaigns import CampaignSpec, CampaignState
 from dispatcher.service import Dispatcher
 from tests.support.dispatching import dispatched, place, settings_for, status
 from tests.support.stack import RunningStack
+from tests.support.statuses import walk
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -27,7 +28,7 @@ async def start_campaign(store: Redis, *, concurrency: int, numbers: list[str] =
             "callees": [{"to_number": n} for n in numbers],
         }
     )
-    return (await campaigns.create(store, spec)).campaign_id
+    return (await campaign_intake.create(store, spec)).campaign.campaign_id
 
 
 async def calls_of(store: Redis, campaign_id: str) -> list[str]:
@@ -47,7 +48,7 @@ async def test_a_campaign_never_has_more_than_its_concurrency_dialing(
         most = max(most, len(dialing))
         assert len(dialing) <= 2, "the campaign's concurrency was exceeded"
         for call_id in dialing:  # what a worker reports when each call ends
-            await set_status(store, call_id, CallStatus.COMPLETED)
+            await walk(store, call_id, CallStatus.ANSWERED, CallStatus.COMPLETED, attempt=1)
     assert most == 2
     assert [await status(store, c) for c in call_ids] == [CallStatus.COMPLETED] * len(call_ids)
     assert [len(await dispatched(stack, c)) for c in call_ids] == [1] * len(call_ids)

@@ -31,7 +31,6 @@ from dialroom.call_status import (
     CallStatus,
     claim_dial,
     current_status,
-    set_status,
     status_history,
 )
 from dialroom.paths import ROOT
@@ -54,6 +53,7 @@ from tests.support.dispatching import (
     stream_empty,
 )
 from tests.support.stack import RunningStack
+from tests.support.statuses import walk
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -90,7 +90,7 @@ async def ghost_takes_next_job(settings: DispatcherSettings, store: Redis, call_
     await ghost.stream.ensure_group()
     job = await ghost.stream.next_job(block_ms=100)
     assert job is not None
-    await set_status(store, call_id, CallStatus.DIALING)
+    await walk(store, call_id, CallStatus.DIALING, attempt=1)
     return job
 
 
@@ -220,12 +220,13 @@ async def test_the_concurrency_cap_holds_calls_back_in_order(
         assert await status(store, first) == CallStatus.DIALING
         assert [await status(store, c) for c in (third, fourth)] == [CallStatus.QUEUED] * 2
 
-        await set_status(store, first, CallStatus.COMPLETED)  # a slot frees up
+        # a slot frees up:
+        await walk(store, first, CallStatus.ANSWERED, CallStatus.COMPLETED, attempt=1)
         await eventually(is_(store, third, CallStatus.DIALING))
         await asyncio.sleep(0.3)
         assert await status(store, fourth) == CallStatus.QUEUED
 
-        await set_status(store, second, CallStatus.FAILED)
+        await walk(store, second, CallStatus.FAILED, attempt=1)
         await eventually(is_(store, fourth, CallStatus.DIALING))
         await eventually(lambda: stream_empty(store))  # all dispatched and acknowledged
 
@@ -238,15 +239,15 @@ async def test_busy_is_retried_until_max_attempts_and_failed_is_not(
         await eventually(is_(store, busy, CallStatus.DIALING))
         await eventually(is_(store, broken, CallStatus.DIALING))
         # What the worker reports for the first attempts:
-        await set_status(store, busy, CallStatus.BUSY, attempt=1, sip_code=486)
-        await set_status(store, broken, CallStatus.FAILED, attempt=1, sip_code=500)
+        await walk(store, busy, CallStatus.BUSY, attempt=1, sip_code=486)
+        await walk(store, broken, CallStatus.FAILED, attempt=1, sip_code=500)
 
         async def second_attempt_dialing() -> bool:
             now = await current_status(store, busy)
             return now is not None and (now.status, now.attempts) == (CallStatus.DIALING, 2)
 
         await eventually(second_attempt_dialing)
-        await set_status(store, busy, CallStatus.BUSY, attempt=2, sip_code=486)
+        await walk(store, busy, CallStatus.BUSY, attempt=2, sip_code=486)
         await eventually(lambda: _inactive(store, busy))
         await asyncio.sleep(0.4)  # longer than retry_delay_s: no third attempt comes
 
@@ -306,20 +307,22 @@ async def test_every_status_is_posted_to_the_callback_url_signed_and_in_order(
 ) -> None:
     url, received = callback_server
     call_id = await place(store, callback_url=url)
-    settings = settings_for(stack, redis_url, webhook_secret="s3cret")
+    # development mode: the receiver is on loopback
+    settings = settings_for(stack, redis_url, webhook_secret="s3cret", dialroom_dev=True)
     async with dispatcher_running(settings, store):
         await eventually(is_(store, call_id, CallStatus.DIALING))
-        await set_status(store, call_id, CallStatus.COMPLETED)
+        await walk(store, call_id, CallStatus.ANSWERED, CallStatus.COMPLETED, attempt=1)
 
         async def posted() -> bool:
-            return len(received) == 3
+            return len(received) == 4
 
         await eventually(posted)
     events = [json.loads(body) for _, body in received]
     assert [(e["sequence"], e["status"]) for e in events] == [
         (1, "queued"),
         (2, "dialing"),
-        (3, "completed"),
+        (3, "answered"),
+        (4, "completed"),
     ]
     assert all(e["call_id"] == call_id for e in events)
     for headers, body in received:

@@ -15,7 +15,6 @@ from dialroom import dial_queue
 from dialroom.call_status import (
     CallStatus,
     current_status,
-    set_status,
     status_history,
 )
 from dialroom.dial import DialRequest
@@ -33,6 +32,7 @@ from tests.support.dispatching import (
     stream_empty,
 )
 from tests.support.stack import RunningStack
+from tests.support.statuses import begin, walk
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -43,7 +43,8 @@ async def test_the_per_trunk_cap_holds_calls_back_in_order_and_counts_only_its_t
     # A call live on another trunk takes no slot of this one.
     other = DialRequest(call_id="other-trunk-call", to_number="+14155550123", persona="demo")
     await store.set(dial_queue.REQUEST_KEY.format(call_id=other.call_id), other.model_dump_json())
-    await set_status(store, other.call_id, CallStatus.ANSWERED)
+    await begin(store, other.call_id, attempt=1)
+    await walk(store, other.call_id, CallStatus.DIALING, CallStatus.ANSWERED, attempt=1)
     await store.sadd(dial_queue.ACTIVE, other.call_id)
     await store.hset(TRUNKS, other.call_id, "trunk-b")
 
@@ -64,16 +65,17 @@ async def test_the_per_trunk_cap_holds_calls_back_in_order_and_counts_only_its_t
         assert [await status(store, c) for c in (third, fourth)] == [CallStatus.QUEUED] * 2
         assert await store.hget(TRUNKS, first) == "trunk-a"
 
-        await set_status(store, first, CallStatus.COMPLETED)  # a slot on trunk-a frees up
+        # a slot on trunk-a frees up:
+        await walk(store, first, CallStatus.ANSWERED, CallStatus.COMPLETED, attempt=1)
         await eventually(is_(store, third, CallStatus.DIALING))
         await asyncio.sleep(0.3)
         assert await status(store, fourth) == CallStatus.QUEUED
 
-        await set_status(store, other.call_id, CallStatus.COMPLETED)  # frees nothing here
+        await walk(store, other.call_id, CallStatus.COMPLETED, attempt=1)  # frees nothing here
         await asyncio.sleep(0.3)
         assert await status(store, fourth) == CallStatus.QUEUED
 
-        await set_status(store, second, CallStatus.FAILED)
+        await walk(store, second, CallStatus.FAILED, attempt=1)
         await eventually(is_(store, fourth, CallStatus.DIALING))
         await eventually(lambda: stream_empty(store))  # all dispatched, none dropped
 
@@ -144,7 +146,7 @@ async def test_the_personas_retry_delay_wins_over_the_dispatchers(
     settings = settings_for(stack, redis_url, agents_dir=agents, retry_delay_s=3600)
     async with dispatcher_running(settings, store):
         await eventually(is_(store, call_id, CallStatus.DIALING))
-        await set_status(store, call_id, CallStatus.NO_ANSWER, attempt=1, sip_code=480)
+        await walk(store, call_id, CallStatus.NO_ANSWER, attempt=1, sip_code=480)
 
         async def second_attempt_dialing() -> bool:
             now = await current_status(store, call_id)

@@ -1,7 +1,9 @@
 """HTTP tools from a persona's `tools.http`: a real AgentSession whose scripted LLM calls the
-tool, against a real HTTP server on 127.0.0.1. The request must carry the LLM's arguments
-(query for GET, JSON body for POST, path `{params}`) and the secret header; a broken
-endpoint must become a sentence for the caller while the conversation goes on."""
+tool, against a real HTTP server on 127.0.0.1 (development mode, which allows loopback). The
+request must carry the LLM's arguments (query for GET, JSON body for POST, path `{params}`)
+and the secret header; a broken endpoint must become a sentence for the caller while the
+conversation goes on. Outside development mode loopback is refused, a redirect is never
+followed (it would carry the secret header), and a path `{param}` cannot climb the path."""
 
 from __future__ import annotations
 
@@ -48,7 +50,15 @@ class OrdersApi:
             await asyncio.sleep(3)
         if route == "html":
             return web.Response(text="<html>not json</html>", content_type="text/html")
+        if route == "redirect":
+            raise web.HTTPFound(f"{self.url}/collect")
         return web.json_response({"status": "shipped", "eta": "Friday"})
+
+
+@pytest.fixture(autouse=True)
+def development_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIALROOM_DEV", "1")
+    monkeypatch.setenv("OUTBOUND_ALLOWED_HOSTS", "")
 
 
 @pytest.fixture
@@ -96,12 +106,12 @@ async def ask(persona: Persona, arguments: dict[str, Any], *, turns: int = 1) ->
 async def test_get_sends_params_in_the_query_and_the_secret_header(
     api: OrdersApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ORDERS_TOKEN", "tok-123")
+    monkeypatch.setenv("TOOL_SECRET_ORDERS_TOKEN", "tok-123")
     persona = persona_with(
         {
             "url": f"{api.url}/orders",
             "params": {"order_id": "string", "express": "boolean"},
-            "secret_headers": {"X-Api-Key": "ORDERS_TOKEN"},
+            "secret_headers": {"X-Api-Key": "TOOL_SECRET_ORDERS_TOKEN"},
         }
     )
     (result,) = await ask(persona, {"order_id": "A 42", "express": True})
@@ -163,3 +173,58 @@ async def test_an_unreachable_endpoint_becomes_a_sentence() -> None:
     result.expect.next_event().is_function_call_output(
         output="The order status service could not be reached.", is_error=True
     )
+
+
+async def test_a_loopback_endpoint_is_refused_outside_development_mode(
+    api: OrdersApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIALROOM_DEV", "0")
+    for host in ("127.0.0.1", "localhost"):
+        persona = persona_with({"url": f"{api.url.replace('127.0.0.1', host)}/orders"})
+        (result,) = await ask(persona, {})
+        result.expect.next_event().is_function_call(name="order_status")
+        result.expect.next_event().is_function_call_output(
+            output="The order status service could not be reached.", is_error=True
+        )
+    assert api.seen == []
+
+
+async def test_an_allowed_host_is_reached_outside_development_mode(
+    api: OrdersApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIALROOM_DEV", "0")
+    monkeypatch.setenv("OUTBOUND_ALLOWED_HOSTS", "orders.internal,127.0.0.1")
+    (result,) = await ask(persona_with({"url": f"{api.url}/orders"}), {})
+    result.expect.next_event().is_function_call(name="order_status")
+    result.expect.next_event().is_function_call_output(is_error=False)
+    assert [request["path"] for request in api.seen] == ["/orders"]
+
+
+async def test_a_redirect_is_not_followed_with_the_secret_header(
+    api: OrdersApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOOL_SECRET_ORDERS_TOKEN", "tok-123")
+    persona = persona_with(
+        {"url": f"{api.url}/redirect", "secret_headers": {"X-Api-Key": "TOOL_SECRET_ORDERS_TOKEN"}}
+    )
+    (result,) = await ask(persona, {})
+    result.expect.next_event().is_function_call(name="order_status")
+    result.expect.next_event().is_function_call_output(
+        output="The order status service is not working right now (error 302).", is_error=True
+    )
+    assert [request["path"] for request in api.seen] == ["/redirect"]  # never /collect
+
+
+@pytest.mark.parametrize("order_id", ["", ".", ".."])
+async def test_a_path_parameter_cannot_be_empty_or_climb_the_path(
+    api: OrdersApi, order_id: str
+) -> None:
+    persona = persona_with(
+        {"url": api.url + "/orders/{order_id}", "params": {"order_id": "string"}}
+    )
+    (result,) = await ask(persona, {"order_id": order_id})
+    result.expect.next_event().is_function_call(name="order_status")
+    result.expect.next_event().is_function_call_output(
+        output="The order status service needs the order id.", is_error=True
+    )
+    assert api.seen == []

@@ -55,7 +55,7 @@ async def test_summary_and_extracted_fields_come_from_the_persona_model(
     ]
     p = persona(fake)
     state = finished_call()
-    await post_call.fill(state, p, build_llm(p, ProviderKeys(openai_api_key="sk-good")))
+    await post_call.summarize(state, p, build_llm(p, ProviderKeys(openai_api_key="sk-good")))
     assert state.summary == "The caller asked about order 42; it ships Friday."
     assert state.extracted == {"order_id": 42, "angry": True}
     summary_req, extract_req = fake.requests_to("chat")
@@ -67,13 +67,13 @@ async def test_an_unreadable_extract_answer_keeps_the_summary(fake: FakeCloud) -
     fake.chat_script = ["A short call.", "Sorry, I cannot do that."]
     p = persona(fake)
     state = finished_call()
-    await post_call.fill(state, p, build_llm(p, ProviderKeys(openai_api_key="sk-good")))
+    await post_call.summarize(state, p, build_llm(p, ProviderKeys(openai_api_key="sk-good")))
     assert state.summary == "A short call." and state.extracted == {}
 
 
 async def test_a_failing_model_leaves_both_empty(fake: FakeCloud) -> None:
     p = persona(fake)
     state = finished_call()
-    await post_call.fill(state, p, build_llm(p, ProviderKeys(openai_api_key="sk-wrong")))
+    await post_call.summarize(state, p, build_llm(p, ProviderKeys(openai_api_key="sk-wrong")))
     assert state.summary is None and state.extracted == {}
     assert state.record().summary is None

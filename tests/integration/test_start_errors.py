@@ -50,9 +50,34 @@ def test_missing_api_keys_outside_dev_mode_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("password", "named"),
+    [
+        ("", "REDIS_PASSWORD not set"),
+        ("short", "REDIS_PASSWORD: must be 16 or more letters, digits, - or _"),
+        ("has spaces and @ in it, 16+", "REDIS_PASSWORD: must be 16 or more letters"),
+    ],
+)
+def test_redis_password_outside_dev_mode_is_required_with_one_line(
+    tmp_path: Path, password: str, named: str
+) -> None:
+    keys = {
+        "LIVEKIT_API_KEY": "prod-key",
+        "LIVEKIT_API_SECRET": "x" * 32,
+        "API_KEYS": "a-client-key-of-more-than-32-characters",
+        "REDIS_PASSWORD": password,
+    }
+    done = run_start("up", env=keys, tmp_path=tmp_path)
+    assert done.returncode == 1
+    lines = error_lines(done.stderr)
+    assert len(lines) == 1, done.stderr
+    assert named in lines[0]
+
+
+@pytest.mark.parametrize(
     ("module", "env", "named"),
     [
         ("api", {"API_KEYS": "", "DIALROOM_DEV": "0"}, "API_KEYS not set"),
+        ("api", {"API_KEYS": "short-key", "DIALROOM_DEV": "0"}, "API_KEYS: key 1 has 9 characters"),
         ("api", {"RATE_LIMIT_PER_MINUTE": "lots", "API_KEYS": "k"}, "RATE_LIMIT_PER_MINUTE"),
         ("dispatcher", {"LIVEKIT_URL": "localhost:7880"}, "LIVEKIT_URL"),
         ("dispatcher", {"MAX_CONCURRENT_CALLS": "0"}, "MAX_CONCURRENT_CALLS"),

@@ -15,11 +15,13 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from dialroom import dial_queue
-from dialroom.call_status import CallStatus, set_status
+from dialroom.call_status import CallStatus
 from dialroom.dial import OutboundCall
+from dialroom.outbound_http import OutboundPolicy
 from dialroom.webhooks import EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from dispatcher import webhooks
-from dispatcher.webhooks import WebhookSender
+from dispatcher.webhooks import WebhookSender, webhook_client
+from tests.support.statuses import walk
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -76,7 +78,8 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
+    """The dispatcher's own client, in development mode: the receiver is on loopback."""
+    async with webhook_client(OutboundPolicy(allow_loopback=True)) as client:
         yield client
 
 
@@ -118,8 +121,8 @@ async def test_every_status_change_is_posted_signed_and_in_order(
 ) -> None:
     call_id = await place(store, f"{receiver.base_url}/hook")
     for status in (CallStatus.DIALING, CallStatus.RINGING, CallStatus.ANSWERED):
-        await set_status(store, call_id, status)
-    await set_status(store, call_id, CallStatus.COMPLETED)
+        await walk(store, call_id, status, attempt=1)
+    await walk(store, call_id, CallStatus.COMPLETED, attempt=1)
     await webhooks.wake(store, call_id)
 
     await deliver_until(sender_for(store, http), lambda: len(receiver.received) == 5)
@@ -150,7 +153,7 @@ async def test_a_receiver_failing_twice_gets_the_event_on_the_third_try(
     store: Redis, http: httpx.AsyncClient, receiver: Receiver
 ) -> None:
     call_id = await place(store, f"{receiver.base_url}/hook")
-    await set_status(store, call_id, CallStatus.DIALING)
+    await walk(store, call_id, CallStatus.DIALING, attempt=1)
     receiver.answers = [500, 500]
     await webhooks.wake(store, call_id)
 
@@ -166,7 +169,7 @@ async def test_an_event_is_given_up_after_max_attempts_and_the_next_follows(
     store: Redis, http: httpx.AsyncClient, receiver: Receiver
 ) -> None:
     call_id = await place(store, f"{receiver.base_url}/hook")
-    await set_status(store, call_id, CallStatus.DIALING)
+    await walk(store, call_id, CallStatus.DIALING, attempt=1)
     receiver.answers = [503, 503, 503]
     await webhooks.wake(store, call_id)
 
@@ -195,7 +198,7 @@ async def test_a_slow_receiver_holds_up_no_other_call(
     receiver.hold["/slow"] = asyncio.Event()
     slow = await place(store, f"{receiver.base_url}/slow")
     fast = await place(store, f"{receiver.base_url}/fast")
-    await set_status(store, fast, CallStatus.DIALING)
+    await walk(store, fast, CallStatus.DIALING, attempt=1)
     for call_id in (slow, fast):
         await webhooks.wake(store, call_id)
     sender = sender_for(store, http)

@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from dialroom.call_status import CallStatus, claim_dial
-from dialroom.worker_lines import key
+from dialroom.worker_lines import beat
 from tests.support.dispatching import dispatcher_running, eventually, is_, place, settings_for
 from tests.support.dispatching import status as status_of
 from tests.support.stack import RunningStack
@@ -30,14 +30,14 @@ async def test_calls_wait_in_the_queue_until_a_worker_has_a_free_line(
         await asyncio.sleep(0.5)  # several polls: nobody has a line
         assert [await status_of(store, c) for c in (first, second)] == [CallStatus.QUEUED] * 2
 
-        await store.set(key("w1", "free_lines"), 1, px=60_000)  # a worker with one line
+        await beat(store, "w1", free=1, rooms=[])  # a worker with one line
         await eventually(is_(store, first, CallStatus.DIALING))
         await asyncio.sleep(0.5)  # the worker has not taken the call yet: its line is spoken for
         assert await status_of(store, second) == CallStatus.QUEUED, "one line, one call"
-        await store.set(key("w1", "free_lines"), 0, px=60_000)  # it takes the call and dials
+        await beat(store, "w1", free=0, rooms=["r1"])  # it takes the call and dials
         assert await claim_dial(store, first, 1)
         await asyncio.sleep(0.5)
         assert await status_of(store, second) == CallStatus.QUEUED, "no line: it waits"
 
-        await store.set(key("w2", "free_lines"), 2, px=60_000)  # another worker comes up
+        await beat(store, "w2", free=2, rooms=[])  # another worker comes up
         await eventually(is_(store, second, CallStatus.DIALING))

@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from livekit import api
 from redis.asyncio import Redis
@@ -15,7 +16,7 @@ from dialroom import dial_queue
 from dialroom.call_status import CallStatus, current_status
 from dialroom.dial import DialRequest, OutboundCall
 from dialroom.settings import DEV_API_KEY, DEV_API_SECRET
-from dispatcher.service import Dispatcher
+from dispatcher.service import Dispatcher, utc_now
 from dispatcher.settings import DispatcherSettings
 from tests.support.stack import RunningStack
 
@@ -77,8 +78,10 @@ async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 15)
 
 
 @asynccontextmanager
-async def dispatcher_running(settings: DispatcherSettings, store: Redis) -> AsyncIterator[None]:
-    dispatcher = Dispatcher(settings, redis=store)
+async def dispatcher_running(
+    settings: DispatcherSettings, store: Redis, clock: Callable[[], datetime] = utc_now
+) -> AsyncIterator[None]:
+    dispatcher = Dispatcher(settings, redis=store, clock=clock)
     task = asyncio.create_task(dispatcher.run())
     try:
         yield

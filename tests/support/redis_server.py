@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,6 +16,15 @@ from stack.probes import redis_ping
 @contextmanager
 def redis_server(data_dir: Path, *, appendonly: bool = True) -> Iterator[int]:
     """Yield the port of a fresh redis-server with `data_dir` as its working directory."""
+    with redis_process(data_dir, appendonly=appendonly) as (port, _process):
+        yield port
+
+
+@contextmanager
+def redis_process(
+    data_dir: Path, *, appendonly: bool = True
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """As `redis_server`, with the process too (to pause it with SIGSTOP, say)."""
     port = pick_free_ports(1).redis
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
@@ -37,8 +47,9 @@ def redis_server(data_dir: Path, *, appendonly: bool = True) -> Iterator[int]:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"redis-server on port {port} did not start")
             time.sleep(0.05)
-        yield port
+        yield port, process
     finally:
+        process.send_signal(signal.SIGCONT)  # a paused server cannot stop
         process.terminate()
         process.wait(timeout=10)
 

@@ -29,6 +29,7 @@ from api.settings import ApiSettings
 from dialroom.paths import ROOT
 from dialroom.settings import CommonSettings
 from dispatcher.settings import DispatcherSettings
+from stack.services import APPENDFSYNC
 from stack.settings import StackSettings
 from worker.settings import ProviderKeys, WorkerSettings
 
@@ -49,6 +50,7 @@ KEYS = {
     "LIVEKIT_API_KEY": "test-key",
     "LIVEKIT_API_SECRET": "test-secret-of-32-characters-xx",
     "API_KEYS": "client-key-1",
+    "REDIS_PASSWORD": "redis-password-of-compose-1234",
 }
 
 
@@ -136,12 +138,60 @@ def test_api_dispatcher_and_worker_wait_for_healthy_livekit_and_redis(name: str)
     assert depends["redis"] == {"condition": "service_healthy"}
 
 
-@pytest.mark.parametrize("missing", ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "API_KEYS"])
+@pytest.mark.parametrize(
+    "missing", ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "API_KEYS", "REDIS_PASSWORD"]
+)
 def test_compose_refuses_to_start_without_its_keys(tmp_path: Path, missing: str) -> None:
     env = {name: value for name, value in KEYS.items() if name != missing}
     done = docker_compose_config(env, tmp_path)
     assert done.returncode != 0
     assert f"set {missing} in .env" in done.stderr
+
+
+def test_redis_requires_the_password_and_fsyncs_as_start_py_does() -> None:
+    redis = rendered_services()["redis"]
+    command = redis["command"]
+    assert command[command.index("--requirepass") + 1] == KEYS["REDIS_PASSWORD"]
+    assert command[command.index("--appendfsync") + 1] == APPENDFSYNC == "always"
+    # The healthcheck's redis-cli authenticates from REDISCLI_AUTH.
+    assert redis["environment"]["REDISCLI_AUTH"] == KEYS["REDIS_PASSWORD"]
+
+
+@pytest.mark.parametrize("name", ["api", "dispatcher", "worker"])
+def test_dialroom_processes_reach_redis_with_the_password(name: str) -> None:
+    env = rendered_services()[name]["environment"]
+    assert env["REDIS_URL"] == f"redis://:{KEYS['REDIS_PASSWORD']}@127.0.0.1:6379/0"
+
+
+def test_livekit_server_gets_the_redis_password() -> None:
+    # livekit-server's --redis-password flag reads REDIS_PASSWORD.
+    env = rendered_services()["livekit"]["environment"]
+    assert env["REDIS_PASSWORD"] == KEYS["REDIS_PASSWORD"]
+
+
+def test_sip_bridge_config_gets_the_redis_password(tmp_path: Path) -> None:
+    """The sip entrypoint, run as plain shell on the committed config, with a stand-in
+    `livekit-sip` that prints the config body it was given."""
+    sip = rendered_services()["sip"]
+    fake = tmp_path / "livekit-sip"
+    fake.write_text('#!/bin/sh\nprintf %s "$SIP_CONFIG_BODY"\n')
+    fake.chmod(0o755)
+    entrypoint = [part.replace("$$", "$") for part in sip["entrypoint"]]
+    entrypoint[-1] = entrypoint[-1].replace("/sip/config.yaml", str(ROOT / "sip" / "config.yaml"))
+    done = subprocess.run(
+        entrypoint,
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin", **sip["environment"]},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load(done.stdout)
+    committed = yaml.safe_load((ROOT / "sip" / "config.yaml").read_text())
+    assert config["redis"] == {**committed["redis"], "password": KEYS["REDIS_PASSWORD"]}
+    assert {k: v for k, v in config.items() if k != "redis"} == {
+        k: v for k, v in committed.items() if k != "redis"
+    }
 
 
 def run_worker_entrypoint(slots: Path, port_file: Path) -> subprocess.Popen[str]:
@@ -270,7 +320,7 @@ def setting_defaults() -> dict[str, str]:
             default = field.default
             if isinstance(default, Path):
                 default = default.relative_to(ROOT)
-            defaults[name.upper()] = str(default)
+            defaults[name.upper()] = "" if default is None else str(default)
     return defaults
 
 
@@ -295,6 +345,7 @@ NOT_PASSED = {
     *("AGENTS_DIR", "PROMPTS_DIR", "DIALROOM_DEV", "READY_TIMEOUT_S", "ANSWERED_TIMEOUT_S"),
     *("CLAIM_IDLE_S", "DISPATCHER_NAME", "POLL_INTERVAL_S", "ROOM_EMPTY_TIMEOUT_S"),
     "REDISPATCH_AFTER_S",
+    "WORKER_REGISTERED_FILE",  # start.py's readiness; compose asks the worker's status port
 }
 
 

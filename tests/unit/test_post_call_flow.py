@@ -26,7 +26,7 @@ def call_where_caller_said(*lines: str) -> CallState:
 async def test_flow_summary_and_extract_are_the_collected_slots() -> None:
     persona = demo_with({"summary": True, "extract": {"day": "string", "name": "string"}})
     state = call_where_caller_said("um, no idea", "Tuesday please")
-    await post_call.fill(state, persona)
+    await post_call.summarize(state, persona)
     assert state.summary == "The caller answered: day: tuesday."
     assert state.extracted == {"day": "tuesday", "name": None}
     record = state.record()
@@ -36,14 +36,14 @@ async def test_flow_summary_and_extract_are_the_collected_slots() -> None:
 async def test_a_flow_that_collected_nothing_says_so() -> None:
     persona = demo_with({"summary": True})
     state = call_where_caller_said("hello?")
-    await post_call.fill(state, persona)
+    await post_call.summarize(state, persona)
     assert state.summary == "The caller gave none of the answers the flow asks for."
     assert state.extracted == {}
 
 
 async def test_no_post_call_section_leaves_the_record_without_them() -> None:
     state = call_where_caller_said("Friday")
-    await post_call.fill(state, load_persona("demo"))
+    await post_call.summarize(state, load_persona("demo"))
     assert state.summary is None and state.extracted == {}
 
 

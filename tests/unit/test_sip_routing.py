@@ -8,41 +8,47 @@ from pathlib import Path
 
 import pytest
 
+from dialroom.dial import InboundDispatch
 from dialroom.persona import PersonaError, load_persona
 from sip.objects import dispatch_metadata
-from worker.routing import header_variables, route_inbound, trunk_default
+from worker.dispatch import read_dispatch
+from worker.routing import header_variables, route_inbound
 
 SALES = 'numbers: ["+15551230000"]\n'
 
 
 def test_the_number_s_persona_wins_over_the_trunk_default(tmp_path: Path) -> None:
     (tmp_path / "sales.yaml").write_text(SALES)
-    meta = dispatch_metadata("main", "demo")
-    assert route_inbound("+15551230000", metadata=meta, fallback="x", agents_dir=tmp_path) == (
+    meta = InboundDispatch.from_metadata(dispatch_metadata("main", "demo"))
+    assert route_inbound("+15551230000", dispatch=meta, fallback="x", agents_dir=tmp_path) == (
         "sales"
     )
-    assert route_inbound("+15559999999", metadata=meta, fallback="x", agents_dir=tmp_path) == (
+    assert route_inbound("+15559999999", dispatch=meta, fallback="x", agents_dir=tmp_path) == (
         "demo"
     )
 
 
 def test_a_managed_rule_without_a_default_means_not_in_service(tmp_path: Path) -> None:
     (tmp_path / "sales.yaml").write_text(SALES)
-    meta = dispatch_metadata("main", "")
-    assert route_inbound("+15559999999", metadata=meta, fallback="demo", agents_dir=tmp_path) is (
+    meta = InboundDispatch.from_metadata(dispatch_metadata("main", ""))
+    assert route_inbound("+15559999999", dispatch=meta, fallback="demo", agents_dir=tmp_path) is (
         None
     )
-    assert route_inbound("+15551230000", metadata=meta, fallback="demo", agents_dir=tmp_path) == (
+    assert route_inbound("+15551230000", dispatch=meta, fallback="demo", agents_dir=tmp_path) == (
         "sales"
     )
 
 
 def test_other_rules_keep_the_default_persona_setting() -> None:
-    dev = json.dumps({"persona": "demo", "direction": "inbound"})
-    assert trunk_default(dev, fallback="other") == "demo"
-    assert trunk_default(json.dumps({"direction": "inbound"}), fallback="other") == "other"
-    assert trunk_default("not json", fallback="other") == "other"
-    assert trunk_default(None, fallback="other") == "other"
+    def default(raw: str | None) -> str | None:
+        dispatch = read_dispatch(raw)
+        assert isinstance(dispatch, InboundDispatch)
+        return dispatch.default_persona("other")
+
+    assert default(json.dumps({"persona": "demo", "direction": "inbound"})) == "demo"
+    assert default(json.dumps({"direction": "inbound"})) == "other"
+    assert default("not json") == "other"
+    assert default(None) == "other"
 
 
 def test_sip_headers_become_variables() -> None:

@@ -1,4 +1,5 @@
-"""The supervisor: health waits, clear start-up failures, and stopping whole process groups."""
+"""The supervisor: health waits, clear start-up failures, restarts with backoff, and stopping
+whole process groups."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def test_a_child_that_dies_at_start_up_is_reported_with_its_last_log_line(tmp_pa
         name="broken",
         argv=python("import sys; print('listen: address already in use'); sys.exit(3)"),
         log=tmp_path / "broken.log",
-        ready=lambda: False,
+        ready=lambda _pid: False,
     )
     with pytest.raises(StartError, match=r"broken exited during start-up \(code 3\): listen: addr"):
         Supervisor(cwd=tmp_path).start(service)
@@ -33,7 +34,7 @@ def test_a_child_never_healthy_times_out(tmp_path: Path) -> None:
         name="slow",
         argv=python("import time; time.sleep(30)"),
         log=tmp_path / "slow.log",
-        ready=lambda: False,
+        ready=lambda _pid: False,
         start_timeout_s=0.5,
     )
     supervisor = Supervisor(cwd=tmp_path)
@@ -52,7 +53,7 @@ def test_stop_all_kills_grandchildren_too(tmp_path: Path) -> None:
     )
     supervisor = Supervisor(cwd=tmp_path)
     supervisor.start(
-        Service(name="forker", argv=python(code), log=tmp_path / "f.log", ready=lambda: True)
+        Service(name="forker", argv=python(code), log=tmp_path / "f.log", ready=lambda _pid: True)
     )
     time.sleep(0.3)
     tree = psutil.Process(supervisor.running[0].process.pid).children(recursive=True)
@@ -86,7 +87,7 @@ def test_replicas_are_stopped_together_so_their_drains_overlap(tmp_path: Path) -
     for name in ("worker-1", "worker-2"):
         argv = [*python(code), str(tmp_path / f"{name}.term")]
         log = tmp_path / f"{name}.log"
-        supervisor.start(Service(name=name, argv=argv, log=log, ready=lambda: True, group="w"))
+        supervisor.start(Service(name=name, argv=argv, log=log, ready=lambda _pid: True, group="w"))
     time.sleep(0.3)
     supervisor.stop_all(grace_s=3)
     first, second = (float((tmp_path / f"worker-{i}.term").read_text()) for i in (1, 2))

@@ -6,6 +6,7 @@ with one line naming them, instead of a stack trace mid-call.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from livekit.agents import llm, stt, tts
@@ -84,14 +85,21 @@ def build_tts(config: SpeechConfig, keys: ProviderKeys | None = None) -> tts.TTS
     )
 
 
-def build_llm(persona: Persona, keys: ProviderKeys | None = None) -> llm.LLM:
+def build_llm(
+    persona: Persona,
+    keys: ProviderKeys | None = None,
+    *,
+    variables: Mapping[str, str] | None = None,
+) -> llm.LLM:
+    """The persona's model; a `flow` persona's says its steps with the call's `variables`."""
     keys = keys or ProviderKeys()
     config: LLMConfig = persona.llm
     if config.provider == "flow":
         from worker.providers.flow_llm import FlowLLM
 
         transfer = persona.tools.transfer
-        return FlowLLM(steps=persona.flow, unavailable=transfer.unavailable if transfer else "")
+        unavailable = transfer.unavailable if transfer else ""
+        return FlowLLM(steps=persona.flow, unavailable=unavailable, variables=variables)
     from livekit.plugins import openai
 
     options = {"temperature": config.temperature} if config.temperature is not None else {}

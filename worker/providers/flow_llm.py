@@ -7,7 +7,7 @@ keys, `transfer_call` to hand the caller on, `end_call` to hang up.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dialroom.persona import FlowStep
 from worker.flow import reply_to
@@ -21,10 +21,17 @@ TRANSFER_TOOL = "transfer_call"  # worker.tools.transfer
 class FlowLLM(RuleLLM):
     model_name = "flow"
 
-    def __init__(self, *, steps: Sequence[FlowStep], unavailable: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        steps: Sequence[FlowStep],
+        unavailable: str = "",
+        variables: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self._steps = tuple(steps)
         self._unavailable = unavailable  # said when a transfer fails; then the call ends
+        self._variables = variables or {}  # the call's {variables} for `say` steps
 
     def respond(self, reply: Reply) -> None:
         if reply.after_tool_output:
@@ -35,7 +42,7 @@ class FlowLLM(RuleLLM):
                 if reply.offers(END_CALL_TOOL):
                     reply.call(END_CALL_TOOL, {})
             return
-        said = reply_to(self._steps, reply.caller_turns)
+        said = reply_to(self._steps, reply.caller_turns, self._variables)
         if said.text:
             reply.say(said.text)
         calls = [

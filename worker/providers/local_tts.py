@@ -24,6 +24,7 @@ from livekit.agents import (
 )
 from piper import PiperVoice, SynthesisConfig
 
+from worker.providers import shared_speech
 from worker.providers.local_stt import resample_pcm16
 
 # zero noise makes piper byte-identical run to run, which tests and fixtures rely on
@@ -58,11 +59,6 @@ def load_voice(model_path: Path | None = None) -> PiperVoice:
             voice = PiperVoice.load(path, config_path=_config_path(path))
             _voices[path] = voice
     return voice
-
-
-def prewarm() -> None:
-    """Load the default voice now, so the first sentence is not delayed by it."""
-    load_voice()
 
 
 def _sentences_pcm(text: str, model_path: Path | None = None) -> Iterator[bytes]:
@@ -127,12 +123,22 @@ class PiperChunkedStream(tts.ChunkedStream):
             num_channels=1,
             mime_type="audio/pcm",
         )
-        sentences = _sentences_pcm(self.input_text, self._model_path)
         try:
-            # one thread hop per sentence: the generator resumes in whichever thread runs it
-            while (pcm := await asyncio.to_thread(next, sentences, None)) is not None:
-                output_emitter.push(pcm)
+            if self._model_path == default_voice_path():
+                output_emitter.push(await self._shared_voice())
+            else:
+                sentences = _sentences_pcm(self.input_text, self._model_path)
+                # one thread hop per sentence: the generator resumes in whichever thread runs it
+                while (pcm := await asyncio.to_thread(next, sentences, None)) is not None:
+                    output_emitter.push(pcm)
         except Exception as e:
             # a local model failing will fail again: report it, do not retry
             raise APIError(f"local piper failed: {e}", retryable=False) from e
         output_emitter.flush()
+
+    async def _shared_voice(self) -> bytes:
+        """The text from the worker's shared voice (AgentSession sends one sentence at a time)."""
+        text = self.input_text
+        return await shared_speech.infer(
+            shared_speech.PIPER, text.encode(), lambda: synthesize_pcm(text)
+        )

@@ -2,7 +2,13 @@
 
 The persona declares the endpoint and its parameters; the LLM fills them in. GET sends them
 in the query string, POST as a JSON body; a `{param}` in the URL is filled from the
-arguments instead. Secret headers name environment variables, so no secret is in YAML.
+arguments instead (never empty, `.` or `..`, which would change the path the persona wrote).
+Secret headers name `TOOL_SECRET_*` environment variables, so no secret is in YAML.
+
+The LLM's arguments come from whatever the caller says, so the request is kept where the
+persona pointed it: connections go through `dialroom.outbound_http` (no loopback, private
+or metadata address unless allowed), and a redirect is not followed (it would carry the
+secret headers to wherever the answer points): a 3xx is an error like any other.
 
 Whatever goes wrong (timeout, refused connection, non-2xx, an answer that is not JSON)
 becomes a `ToolError` with a sentence the LLM can pass on to the caller; the call goes on.
@@ -13,22 +19,25 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 from livekit.agents import ToolError, function_tool, llm
 
+from dialroom.outbound_http import BlockedAddress, OutboundPolicy, aiohttp_connector
 from dialroom.persona import HttpTool, template_fields, tool_secret
+from worker.settings import WorkerSettings
 
 logger = logging.getLogger("dialroom.worker.http_tools")
 MAX_ANSWER_CHARS = 4000  # what the LLM reads of an answer; more only costs tokens
 
 
 def http_tools(specs: tuple[HttpTool, ...]) -> list[llm.Tool]:
-    return [http_tool(spec) for spec in specs]
+    policy = OutboundPolicy.from_settings(WorkerSettings())
+    return [http_tool(spec, policy) for spec in specs]
 
 
-def http_tool(spec: HttpTool) -> llm.RawFunctionTool:
+def http_tool(spec: HttpTool, policy: OutboundPolicy) -> llm.RawFunctionTool:
     """The function tool for one HTTP endpoint; its description is what the LLM reads."""
     schema = {
         "name": spec.name,
@@ -42,27 +51,28 @@ def http_tool(spec: HttpTool) -> llm.RawFunctionTool:
     }
 
     async def call(raw_arguments: dict[str, Any]) -> str:
-        return await call_endpoint(spec, raw_arguments)
+        return await call_endpoint(spec, raw_arguments, policy)
 
     return function_tool(call, raw_schema=schema)
 
 
-async def call_endpoint(spec: HttpTool, arguments: dict[str, Any]) -> str:
+async def call_endpoint(spec: HttpTool, arguments: dict[str, Any], policy: OutboundPolicy) -> str:
     """Call the endpoint with the LLM's arguments; its JSON answer as text, or ToolError."""
     known = {k: v for k, v in arguments.items() if k in spec.params and v is not None}
     in_path = template_fields(spec.url)
-    url = spec.url.format(**{k: quote(_text(known.get(k, "")), safe="") for k in in_path})
+    url = spec.url.format(**{k: _path_segment(spec, k, known.get(k)) for k in in_path})
     rest = {k: v for k, v in known.items() if k not in in_path}
-    request: dict[str, Any] = {"headers": _secret_headers(spec)}
+    request: dict[str, Any] = {"headers": _secret_headers(spec), "allow_redirects": False}
     if spec.method == "GET":
         request["params"] = {k: _text(v) for k, v in rest.items()}
     else:
         request["json"] = rest
-    service = spec.name.replace("_", " ")
+    service = _service(spec)
     try:
         timeout = aiohttp.ClientTimeout(total=spec.timeout_s)
+        connector = aiohttp_connector(policy, urlsplit(url).hostname or "")
         async with (
-            aiohttp.ClientSession(timeout=timeout) as http,
+            aiohttp.ClientSession(timeout=timeout, connector=connector) as http,
             http.request(spec.method, url, **request) as response,
         ):
             status, body = response.status, await response.text()
@@ -70,7 +80,8 @@ async def call_endpoint(spec: HttpTool, arguments: dict[str, Any]) -> str:
         _warn(spec, f"no answer within {spec.timeout_s:g} s")
         raise ToolError(f"The {service} service did not answer in time.") from err
     except aiohttp.ClientError as err:
-        _warn(spec, f"unreachable: {err}")
+        cause = err.os_error if isinstance(err, aiohttp.ClientConnectorError) else None
+        _warn(spec, str(cause) if isinstance(cause, BlockedAddress) else f"unreachable: {err}")
         raise ToolError(f"The {service} service could not be reached.") from err
     if not 200 <= status < 300:
         _warn(spec, f"HTTP {status}")
@@ -83,13 +94,26 @@ async def call_endpoint(spec: HttpTool, arguments: dict[str, Any]) -> str:
     return json.dumps(answer)[:MAX_ANSWER_CHARS]
 
 
+def _path_segment(spec: HttpTool, name: str, value: object) -> str:
+    """One `{param}` of the URL path, quoted; ToolError when it would change the path."""
+    text = _text(value) if value is not None else ""
+    if text in ("", ".", ".."):
+        _warn(spec, f"path parameter {name} is {text!r}")
+        raise ToolError(f"The {_service(spec)} service needs the {name.replace('_', ' ')}.")
+    return quote(text, safe="")
+
+
+def _service(spec: HttpTool) -> str:
+    return spec.name.replace("_", " ")
+
+
 def _secret_headers(spec: HttpTool) -> dict[str, str]:
     headers: dict[str, str] = {}
     for header, env_name in spec.secret_headers.items():
         value = tool_secret(env_name)
         if not value:  # checked when the persona loaded; the environment changed since
             _warn(spec, f"{env_name} is not set")
-            raise ToolError(f"The {spec.name.replace('_', ' ')} service is not configured.")
+            raise ToolError(f"The {_service(spec)} service is not configured.")
         headers[header] = value
     return headers
 

@@ -117,7 +117,8 @@ class Relay:
 
         def hung_up(participant: rtc.RemoteParticipant) -> None:
             if participant.identity in (caller, human):
-                logger.info("warm transfer: %s hung up, ending both legs", participant.identity)
+                who = "the caller" if participant.identity == caller else "the human"
+                logger.info("warm transfer: %s hung up, ending both legs", who)
                 job.delete_room(room_name=self._caller_room.name)
 
         self._caller_room.on("participant_disconnected", hung_up)

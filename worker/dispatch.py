@@ -1,0 +1,60 @@
+"""What a call was dispatched with, parsed once at the top of the entrypoint.
+
+An outbound dispatch carries a `DialRequest` (the dispatcher wrote it); an inbound one carries
+what its SIP dispatch rule hands every call, an `InboundDispatch`. Everything after this reads
+the typed contract, never the raw metadata. A broken inbound dispatch (a hand-made rule with
+bad metadata) must not cost the caller their call: it is logged in one line and the call is
+answered with the default persona. A broken outbound one cannot be dialled: it is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from dialroom.dial import DIRECTION_OUTBOUND, DialRequest, InboundDispatch
+
+logger = logging.getLogger("dialroom.worker")
+
+
+def read_dispatch(raw: str | None) -> DialRequest | InboundDispatch | None:
+    """The call's contract; None for an outbound dispatch that is not a valid DialRequest."""
+    data = _json_object(raw)
+    if data.get("direction") == DIRECTION_OUTBOUND or "to_number" in data:
+        try:
+            return DialRequest.model_validate(data)
+        except ValidationError as err:
+            logger.error("outbound dispatch refused, not a valid dial request: %s", _fields(err))
+            return None
+    try:
+        return InboundDispatch.model_validate(data)
+    except ValidationError as err:
+        logger.error(
+            "inbound dispatch metadata is invalid (%s): answering with the default persona",
+            _fields(err),
+        )
+        return InboundDispatch()
+
+
+def _json_object(raw: str | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        logger.error("dispatch metadata is not a JSON object: answering with the default persona")
+        return {}
+    return data
+
+
+def _fields(err: ValidationError) -> str:
+    """Which fields are wrong and why, without their values (a value may be a number)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e['loc']) or 'metadata'}: {e['msg']}"
+        for e in err.errors()
+    )

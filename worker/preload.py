@@ -1,0 +1,23 @@
+"""What the worker's forkserver imports once, so that a call process starts from a fork with
+these modules already loaded (copy-on-write) instead of importing them for seconds while a
+caller waits. livekit-agents adds its own plugins and warm-up to this list.
+
+Never list the local speech engines (faster-whisper, piper): a call process must not carry
+them; they live in the worker's inference process (`worker.providers.shared_speech`).
+"""
+
+from __future__ import annotations
+
+PRELOADED: tuple[str, ...] = (
+    "redis.asyncio",
+    "livekit.plugins.openai",  # cloud providers, imported by the first call that uses them
+    "livekit.plugins.azure",
+    "dialroom.call_status",
+    "dialroom.calls",
+    "dialroom.last_good",
+    "worker.session",
+    "worker.persona_agent",
+    "worker.outbound",
+    "worker.capacity",
+    "worker.post_call",
+)
