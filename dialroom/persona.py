@@ -1,262 +1,79 @@
 """The persona: one YAML file in `agents/` that says who answers a call and how.
 
-A persona validates into a frozen pydantic model. Every mistake is reported as one
-`PersonaError` naming the file, the field path and what to do about it.
+A persona validates into the frozen pydantic models of `dialroom.persona_schema`; loading then
+checks what the models cannot see on their own: the prompt file, the `{variables}` each text
+uses, HTTP tools' URLs and secrets. Every mistake is reported as one `PersonaError` naming the
+file, the field path and what to do about it, before any call uses the persona.
+
+The models are re-exported here, so `from dialroom.persona import Persona, load_persona` is the
+one import a service needs.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import string
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import ValidationError
 
 from dialroom.paths import AGENTS_DIR, PROMPTS_DIR
-from dialroom.templates import IDENTIFIER, is_identifier, names
+from dialroom.persona_schema import (
+    CALL_VARIABLES,
+    SIP_HEADER_PREFIX,
+    CallingHours,
+    FlowStep,
+    Greeting,
+    HttpTool,
+    JsonType,
+    Limits,
+    LLMConfig,
+    OutboundRules,
+    Persona,
+    PostCall,
+    SilenceLimits,
+    SpeechConfig,
+    Tools,
+    TransferTool,
+    TurnConfig,
+    Voicemail,
+)
+from dialroom.templates import names, unfilled
 
-# Variables a prompt or greeting may use without the persona collecting them.
-CALL_VARIABLES = frozenset({"caller_number", "called_number", "caller_name", "persona"})
-# Inbound SIP headers the bridge passes on (`X-Customer-ID` -> {sip_h_x_customer_id}); any name
-# with this prefix is allowed, and one the call does not carry is empty.
-SIP_HEADER_PREFIX = "sip_h_"
+__all__ = [
+    "CALL_VARIABLES",
+    "SIP_HEADER_PREFIX",
+    "TOOL_SECRET_PREFIX",
+    "CallingHours",
+    "FlowStep",
+    "Greeting",
+    "HttpTool",
+    "JsonType",
+    "LLMConfig",
+    "Limits",
+    "OutboundRules",
+    "Persona",
+    "PersonaError",
+    "PostCall",
+    "SilenceLimits",
+    "SpeechConfig",
+    "Tools",
+    "TransferTool",
+    "TurnConfig",
+    "Voicemail",
+    "available",
+    "check_all",
+    "load_persona",
+    "persona_path",
+    "prompt_path",
+    "read_prompt",
+    "tool_secret",
+]
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SpeechConfig(_Strict):
-    provider: Literal["azure", "openai", "local"]
-    language: str = "en-US"
-    voice: str | None = None
-    # Where the provider's API is, instead of its public default: openai -> the base URL
-    # (`https://host/v1`, any OpenAI-compatible server); azure TTS -> the full REST URL
-    # (`https://<region>.tts.speech.microsoft.com/cognitiveservices/v1`, a private endpoint).
-    endpoint: str | None = None
-
-
-class LLMConfig(_Strict):
-    provider: Literal["openai", "azure_openai", "flow"]
-    model: str | None = None
-    base_url: str | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-
-
-class Greeting(_Strict):
-    inbound: str
-    outbound: str | None = None
-
-
-class TurnConfig(_Strict):
-    min_endpointing_s: float = Field(default=0.4, ge=0, le=5)
-    max_endpointing_s: float = Field(default=3.0, ge=0, le=10)
-    interruptions: bool = True
-    detection: Literal["vad", "model"] = "vad"
-
-
-class SilenceLimits(_Strict):
-    reprompt_after_s: float = Field(default=8.0, gt=0, le=120)
-    reprompts: int = Field(default=2, ge=0, le=10)
-    message: str = "Are you still there?"
-    goodbye: str = "I haven't heard from you, so I'll end the call now. Goodbye!"
-
-
-class Limits(_Strict):
-    max_call_s: float = Field(default=900.0, gt=0, le=4 * 3600)
-    closing: str = "We have reached the time limit for this call. Thank you for calling, goodbye!"
-    silence: SilenceLimits = SilenceLimits()
-
-
-class FlowStep(_Strict):
-    """One step of a deterministic dialogue: say something, or wait for an answer."""
-
-    say: str | None = None
-    collect: str | None = Field(
-        default=None,
-        pattern=f"^{IDENTIFIER.pattern}$",
-        description="slot name the answer is stored in: {name} in later `say` steps",
-    )
-    choices: tuple[str, ...] = ()
-    retry: str = "Sorry, I didn't catch that. Could you say it again?"
-    end_call: bool = False
-    transfer: bool = Field(default=False, description="after saying it, transfer the caller")
-    send_dtmf: str | None = Field(
-        default=None, pattern=r"^[0-9*#A-D]+$", description="keys to press after saying it"
-    )
-
-    @model_validator(mode="after")
-    def _actions_follow_a_say(self) -> FlowStep:
-        if (self.transfer or self.send_dtmf) and self.say is None:
-            raise ValueError("`transfer` and `send_dtmf` go on a `say` step")
-        return self
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> FlowStep:
-        if (self.say is None) == (self.collect is None):
-            raise ValueError("a step has exactly one of `say` or `collect`")
-        if self.collect is not None and not self.choices:
-            raise ValueError("a `collect` step needs `choices` (the words that answer it)")
-        if self.end_call and self.say is None:
-            raise ValueError("`end_call` goes on a `say` step (the last thing said)")
-        return self
-
-
-JsonType = Literal["string", "number", "integer", "boolean"]
-_TOOL_NAME = r"^[a-z][a-z0-9_]{0,63}$"
-_ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
-
-
-class TransferTool(_Strict):
-    """Hand the caller to a human: SIP REFER (cold) or brief-then-join (warm)."""
-
-    to: str = Field(description="tel:+E164 or sip:user@host (warm: tel:+E164 only)")
-    warm: bool = False
-    description: str = "Transfer the caller to a human colleague when they ask for one."
-    # warm: what the human hears before the caller joins (a flow persona says it as is; an
-    # LLM persona adds it to the instructions of its summary)
-    briefing: str = "I have a caller on the line who asked for a person. Shall I connect them?"
-    # a `flow` persona says this, then hangs up, when nobody takes the call (busy, no answer,
-    # the human declines); an LLM persona hears why and answers in its own words
-    unavailable: str = "I'm sorry, nobody can take your call right now. Please try again later."
-
-    @model_validator(mode="after")
-    def _warm_dials_a_number(self) -> TransferTool:
-        if self.warm and not re.fullmatch(r"(tel:)?\+?[0-9]{2,15}", self.to):
-            raise ValueError(
-                "a warm transfer dials `to` through the outbound trunk (SIP_OUTBOUND_TRUNK): "
-                "use tel:+E164"
-            )
-        return self
-
-
-class HttpTool(_Strict):
-    """An HTTP endpoint the LLM may call as a function tool."""
-
-    name: str = Field(pattern=_TOOL_NAME)
-    description: str
-    url: str
-    method: Literal["GET", "POST"] = "GET"
-    params: dict[str, JsonType] = Field(default_factory=dict)
-    # header name -> NAME of an environment variable holding the value (secrets never in YAML)
-    secret_headers: dict[str, str] = Field(default_factory=dict)
-    timeout_s: float = Field(default=5.0, gt=0, le=30)
-
-
-class Tools(_Strict):
-    end_call: bool = True
-    transfer: TransferTool | None = None
-    dtmf: bool = False
-    http: tuple[HttpTool, ...] = ()
-
-
-class PostCall(_Strict):
-    summary: bool = False
-    extract: dict[str, JsonType] = Field(default_factory=dict)
-
-
-class CallingHours(_Strict):
-    """When outbound calls may ring, in the callee's local time zone."""
-
-    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
-        "mon",
-        "tue",
-        "wed",
-        "thu",
-        "fri",
-    )
-    start: str = Field(default="09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-    end: str = Field(default="18:00", pattern=r"^([01][0-9]|2[0-4]):[0-5][0-9]$")
-
-
-class OutboundRules(_Strict):
-    retry_delay_s: float | None = Field(default=None, ge=0, le=86400)
-    calling_hours: CallingHours | None = None
-    # The outbound SIP trunk (its name in sip/telephony.yaml, or an ST_ id) the persona's calls
-    # go out on, and count against for MAX_CONCURRENT_PER_TRUNK; default SIP_OUTBOUND_TRUNK.
-    trunk: str | None = Field(default=None, min_length=1)
-
-
-class Voicemail(_Strict):
-    """Outbound calls only: listen to who answers (answering machine detection) before the
-    greeting, and what to do when it is a machine."""
-
-    action: Literal["hang_up", "leave_message"]
-    message: str | None = Field(default=None, description="Said after the beep; {variables}")
-
-    @model_validator(mode="after")
-    def _message_when_leaving_one(self) -> Voicemail:
-        if self.action == "leave_message" and not self.message:
-            raise ValueError("`action: leave_message` needs `message:` (said after the beep)")
-        return self
-
-
-class Persona(_Strict):
-    name: str
-    language: str = "en-US"
-    numbers: tuple[str, ...] = ()
-    stt: SpeechConfig
-    llm: LLMConfig
-    tts: SpeechConfig
-    prompt: str | None = Field(default=None, description="Markdown file in prompts/")
-    greeting: Greeting
-    turn: TurnConfig = TurnConfig()
-    limits: Limits = Limits()
-    flow: tuple[FlowStep, ...] = ()
-    tools: Tools = Tools()
-    post_call: PostCall = PostCall()
-    outbound: OutboundRules = OutboundRules()
-    voicemail: Voicemail | None = None
-    # {variables} the persona expects from API callers and campaign columns -> default value
-    variables: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("variables")
-    @classmethod
-    def _variable_names(cls, variables: dict[str, str]) -> dict[str, str]:
-        for name in variables:
-            if not is_identifier(name):
-                raise ValueError(f"`{name}` is not a {{name}}: letters, digits and _ only")
-            if name in CALL_VARIABLES or name.startswith(SIP_HEADER_PREFIX):
-                raise ValueError(f"`{name}` is set by every call; do not declare it")
-        return variables
-
-    @model_validator(mode="after")
-    def _variables_are_not_slots(self) -> Persona:
-        if taken := self.variables.keys() & {s.collect for s in self.flow if s.collect}:
-            raise ValueError(f"variables: `{min(taken)}` is a flow `collect` slot already")
-        return self
-
-    @model_validator(mode="after")
-    def _flow_matches_llm(self) -> Persona:
-        if self.llm.provider == "flow" and not self.flow:
-            raise ValueError("llm.provider is `flow` but the persona has no `flow:` steps")
-        if self.llm.provider != "flow" and self.flow:
-            raise ValueError("`flow:` steps are only used with llm.provider `flow`")
-        if self.flow and self.flow[0].collect is None:
-            raise ValueError("flow: the first step must be a `collect` (the greeting asks it)")
-        if self.llm.provider != "flow" and self.prompt is None:
-            raise ValueError("an LLM persona needs `prompt:` (a file in prompts/)")
-        return self
-
-    @model_validator(mode="after")
-    def _flow_actions_have_tools(self) -> Persona:
-        if any(s.transfer for s in self.flow) and self.tools.transfer is None:
-            raise ValueError("a flow step has `transfer: true` but `tools.transfer` is not set")
-        if any(s.send_dtmf for s in self.flow) and not self.tools.dtmf:
-            raise ValueError("a flow step has `send_dtmf` but `tools.dtmf` is not true")
-        return self
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
 class PersonaError(Exception):
@@ -314,10 +131,6 @@ def prompt_path(prompt: str, prompts_dir: Path = PROMPTS_DIR) -> Path:
     if not found.resolve().is_relative_to(prompts_dir.resolve()):
         raise ValueError("must be a file inside prompts/ (it is a link to elsewhere)")
     return found
-
-
-def template_fields(text: str) -> set[str]:
-    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
 
 
 def _read_yaml(path: Path) -> dict[str, object]:
@@ -411,28 +224,36 @@ def _check_http_tools(persona: Persona, path: Path) -> None:
         if tool.name in seen:
             raise PersonaError(path, f"{where}.name", f"`{tool.name}` is already a tool name")
         seen.add(tool.name)
-        try:
-            unknown = template_fields(tool.url) - set(tool.params)
-        except ValueError as err:
-            raise PersonaError(path, f"{where}.url", f"bad {{parameter}} syntax ({err})") from err
-        if unknown:
-            names = ", ".join(sorted(unknown))
-            problem = f"unknown parameter {{{names}}}; declare it under params"
+        if problem := _url_problem(tool):
             raise PersonaError(path, f"{where}.url", problem)
         for header, env_name in tool.secret_headers.items():
-            if not re.match(_ENV_NAME, env_name) or not env_name.startswith(TOOL_SECRET_PREFIX):
-                raise PersonaError(
-                    path,
-                    f"{where}.secret_headers.{header}",
-                    f"must name an environment variable starting with {TOOL_SECRET_PREFIX} "
-                    f"(like {TOOL_SECRET_PREFIX}ORDERS_TOKEN): only those are sent to tools",
-                )
-            if not tool_secret(env_name):
-                raise PersonaError(
-                    path,
-                    f"{where}.secret_headers.{header}",
-                    f"environment variable {env_name} is not set (put it in .env)",
-                )
+            if problem := _secret_problem(env_name):
+                raise PersonaError(path, f"{where}.secret_headers.{header}", problem)
+
+
+def _url_problem(tool: HttpTool) -> str | None:
+    """What is wrong with the `{parameters}` of a tool's URL, if anything. The URL is filled
+    with `dialroom.templates.fill`, which leaves anything but `{name}` as written: a format
+    spec or a stray brace would reach the request literally, so it is refused here."""
+    if stray := unfilled(tool.url):
+        return (
+            f"`{stray[0]}` is not a {{parameter}}: write `{{name}}` of a declared parameter "
+            "(`{{` and `}}` for a literal brace)"
+        )
+    if unknown := names(tool.url) - set(tool.params):
+        return f"unknown parameter {{{', '.join(sorted(unknown))}}}; declare it under params"
+    return None
+
+
+def _secret_problem(env_name: str) -> str | None:
+    if not _ENV_NAME.match(env_name) or not env_name.startswith(TOOL_SECRET_PREFIX):
+        return (
+            f"must name an environment variable starting with {TOOL_SECRET_PREFIX} "
+            f"(like {TOOL_SECRET_PREFIX}ORDERS_TOKEN): only those are sent to tools"
+        )
+    if not tool_secret(env_name):
+        return f"environment variable {env_name} is not set (put it in .env)"
+    return None
 
 
 def check_all(

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN = re.compile(r"\{\{|\}\}|\{(" + IDENTIFIER.pattern + r")\}")
+_STRAY = re.compile(r"\{[^{}\0]*\}?|\}")  # \0 stands where a _TOKEN was
 
 
 def fill(template: str, variables: Mapping[str, str]) -> str:
@@ -44,6 +45,11 @@ def fill(template: str, variables: Mapping[str, str]) -> str:
 def names(template: str) -> set[str]:
     """The names of the `{name}` placeholders `template` uses (escaped `{{name}}` is none)."""
     return {match.group(1) for match in _TOKEN.finditer(template) if match.group(1)}
+
+
+def unfilled(template: str) -> list[str]:
+    """The brace groups `fill` leaves as written, in order: `{x:>5}`, `{a.b}`, a lone `{`..."""
+    return _STRAY.findall(_TOKEN.sub("\0", template))
 
 
 def is_identifier(name: str) -> bool:

@@ -40,8 +40,8 @@ async def redispatch_inbound(
     rooms = (await lk.room.list_rooms(api.ListRoomsRequest())).rooms
     again = 0
     for room in rooms:
-        if not room.name.startswith(INBOUND_PREFIX) or room.num_participants == 0:
-            continue
+        if not room.name.startswith(INBOUND_PREFIX) or room.num_participants != 1:
+            continue  # the caller alone; an agent in the room makes two (a live call)
         untaken = await _untaken(lk, room.name, agent_name, now)
         if untaken is None or not await _caller_waiting(lk, room.name):
             continue

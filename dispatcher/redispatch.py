@@ -9,7 +9,7 @@ So the dispatcher looks at calls still `dialing` whose dial gate no worker has t
 the attempt's dispatch is older than `redispatch_after_s` and has no job, it is deleted and
 created again, which makes livekit-server offer it afresh. A job that does turn up late for
 the old dispatch is ended by livekit-server (deleting a dispatch terminates its jobs), and
-the dial gate still lets only one worker dial.
+the dial gate still lets only one worker dial. (Inbound calls nobody took: `dispatcher.inbound`.)
 """
 
 from __future__ import annotations

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import ClientKey, RedisDep, Settings
 from api.destinations import Destinations
 from api.errors import api_error, responses
+from api.idempotency import idempotency_header
 from api.models import CallAccepted, CallDetail, CallPage, CallSummary, OutboundCallBody
 from dialroom import campaigns, dial_queue, dnc
 from dialroom.call_status import CallStatus, CurrentStatus, current_status, status_history
@@ -24,11 +25,8 @@ router = APIRouter(prefix="/api", tags=["calls"], responses=responses(401, 413, 
 CallId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{6,64}$", description="The call's id")]
 IdempotencyKey = Annotated[
     str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="A repeat with the same key returns the first call's id; nothing new is queued",
+    idempotency_header(
+        "A repeat with the same key returns the first call's id; nothing new is queued"
     ),
 ]
 MAX_SCAN = 1000  # calls one listing request looks at, at most, to fill a filtered page

@@ -17,13 +17,14 @@ import logging
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.deps import ClientKey, RedisDep, Settings
 from api.destinations import Destinations
 from api.errors import ErrorBody, api_error, responses
+from api.idempotency import idempotency_header
 from api.models import CampaignBody, CampaignCreated, CampaignDetail, CampaignPage, CsvSettings
 from dialroom import campaign_intake, campaigns
 from dialroom.campaigns import Campaign, CampaignState
@@ -34,12 +35,8 @@ router = APIRouter(prefix="/api/campaigns", tags=["campaigns"], responses=respon
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="A repeat with the same key and body returns the first campaign; "
-        "with another body it is refused (422)",
+    idempotency_header(
+        "A repeat with the same key and body returns the first campaign; with another body, 422"
     ),
 ]
 CampaignId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The campaign's id")]

@@ -66,7 +66,7 @@ async def api() -> AsyncIterator[OrdersApi]:
     orders = OrdersApi()
     app = web.Application()
     app.router.add_route("*", "/{route}", orders.handle)
-    app.router.add_route("*", "/{route}/{order_id}", orders.handle)
+    app.router.add_route("*", "/{route}/{order_id:[^/]+}", orders.handle)  # braces too
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -228,3 +228,16 @@ async def test_a_path_parameter_cannot_be_empty_or_climb_the_path(
         output="The order status service needs the order id.", is_error=True
     )
     assert api.seen == []
+
+
+async def test_a_format_spec_in_the_url_is_never_evaluated(api: OrdersApi) -> None:
+    """`personas check` refuses such a URL; a persona that bypassed it still gets no padding,
+    no attribute access: the URL is sent as written and the argument goes to the query."""
+    persona = persona_with(
+        {"url": api.url + "/orders/{order_id:>12}", "params": {"order_id": "string"}}
+    )
+    (result,) = await ask(persona, {"order_id": "7"})
+    result.expect.next_event().is_function_call(name="order_status")
+    result.expect.next_event().is_function_call_output(is_error=False)
+    (request,) = api.seen
+    assert request["path"] == "/orders/{order_id:>12}" and request["query"] == {"order_id": "7"}

@@ -72,6 +72,25 @@ def test_an_undeclared_url_parameter_is_an_error(
     )
 
 
+@pytest.mark.parametrize(
+    ("url", "stray"),
+    [
+        ("http://api/orders/{order_id:>99999999}", "{order_id:>99999999}"),  # a format spec
+        ("http://api/orders/{order_id!r}", "{order_id!r}"),
+        ("http://api/orders/{order_id.__class__}", "{order_id.__class__}"),
+        ("http://api/orders/{order_id", "{order_id"),
+    ],
+)
+def test_a_url_brace_that_is_not_a_parameter_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, stray: str
+) -> None:
+    monkeypatch.setenv("TOOL_SECRET_ORDERS_TOKEN", "tok")
+    assert error(tmp_path, url=url) == (
+        f"shop.yaml: tools.http.0.url: `{stray}` is not a {{parameter}}: write `{{name}}` of a "
+        "declared parameter (`{{` and `}}` for a literal brace)"
+    )
+
+
 def test_a_tool_named_like_a_built_in_tool_is_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,7 +19,7 @@ from api.models import OutboundCallBody
 from dialroom.dial import DialRequest
 from dialroom.last_good import CallPersona
 from dialroom.persona import load_persona
-from dialroom.templates import fill, is_identifier, names
+from dialroom.templates import fill, is_identifier, names, unfilled
 from worker.call_state import CallState
 from worker.persona_agent import agent_for, call_variables
 
@@ -89,6 +89,27 @@ def test_names_lists_the_placeholders_a_template_uses() -> None:
     text = "Hi {caller_name}, {{escaped}} {order}{order} {a.b} {x:>3} {9lives}"
     assert names(text) == {"caller_name", "order"}
     assert is_identifier("order_2") and not is_identifier("2order") and not is_identifier("a-b")
+
+
+@pytest.mark.parametrize(
+    ("template", "stray"),
+    [
+        ("http://api/{id}/{{raw}}", []),
+        ("/{id:>9}/{id!r}/{a.b}/{c[0]}", ["{id:>9}", "{id!r}", "{a.b}", "{c[0]}"]),
+        ("{a{id}} { }", ["{a", "}", "{ }"]),
+        ("{", ["{"]),
+    ],
+)
+def test_unfilled_lists_the_braces_fill_leaves_as_written(template: str, stray: list[str]) -> None:
+    assert unfilled(template) == stray
+
+
+@given(template=templates)
+def test_a_template_with_nothing_unfilled_reads_the_same_under_str_format(template: str) -> None:
+    """What a persona URL check relies on: nothing stray, nothing that format would evaluate."""
+    values = {name: f"<{name}>" for name in names(template)}
+    if not unfilled(template):
+        assert fill(template, values) == template.format(**values)
 
 
 @given(template=templates, values=variables)

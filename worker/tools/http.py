@@ -25,7 +25,8 @@ import aiohttp
 from livekit.agents import ToolError, function_tool, llm
 
 from dialroom.outbound_http import BlockedAddress, OutboundPolicy, aiohttp_connector
-from dialroom.persona import HttpTool, template_fields, tool_secret
+from dialroom.persona import HttpTool, tool_secret
+from dialroom.templates import fill, names
 from worker.settings import WorkerSettings
 
 logger = logging.getLogger("dialroom.worker.http_tools")
@@ -58,10 +59,7 @@ def http_tool(spec: HttpTool, policy: OutboundPolicy) -> llm.RawFunctionTool:
 
 async def call_endpoint(spec: HttpTool, arguments: dict[str, Any], policy: OutboundPolicy) -> str:
     """Call the endpoint with the LLM's arguments; its JSON answer as text, or ToolError."""
-    known = {k: v for k, v in arguments.items() if k in spec.params and v is not None}
-    in_path = template_fields(spec.url)
-    url = spec.url.format(**{k: _path_segment(spec, k, known.get(k)) for k in in_path})
-    rest = {k: v for k, v in known.items() if k not in in_path}
+    url, rest = endpoint_url(spec, arguments)
     request: dict[str, Any] = {"headers": _secret_headers(spec), "allow_redirects": False}
     if spec.method == "GET":
         request["params"] = {k: _text(v) for k, v in rest.items()}
@@ -92,6 +90,15 @@ async def call_endpoint(spec: HttpTool, arguments: dict[str, Any], policy: Outbo
         _warn(spec, "answer is not JSON")
         raise ToolError(f"The {service} service sent an answer that could not be read.") from err
     return json.dumps(answer)[:MAX_ANSWER_CHARS]
+
+
+def endpoint_url(spec: HttpTool, arguments: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The URL with its `{param}`s filled (`dialroom.templates.fill`: nothing else in it is
+    evaluated), and the declared arguments left for the query or body."""
+    known = {k: v for k, v in arguments.items() if k in spec.params and v is not None}
+    in_path = names(spec.url)
+    url = fill(spec.url, {k: _path_segment(spec, k, known.get(k)) for k in in_path})
+    return url, {k: v for k, v in known.items() if k not in in_path}
 
 
 def _path_segment(spec: HttpTool, name: str, value: object) -> str:
