@@ -102,8 +102,8 @@ def up(
         bool, typer.Option(help="Run with `docker compose` instead of processes.")
     ] = False,
 ) -> None:
-    """Start Redis, livekit-server, livekit-sip, the API, the dispatcher and NUM_AGENTS
-    workers, then wait.
+    """Start Dialroom's Redis, LiveKit's Redis, livekit-server, livekit-sip, the API, the
+    dispatcher and NUM_AGENTS workers, then wait.
 
     Each part is started in order and waited on until healthy; a development SIP trunk is
     provisioned so a softphone can call the printed address. A part that crashes later is

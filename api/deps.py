@@ -1,4 +1,5 @@
-"""What routes depend on: settings, Redis (opened by the lifespan), and the caller's API key.
+"""What routes depend on: settings, Redis and the call history (opened by the lifespan), and
+the caller's API key.
 
 The key comes as `X-API-Key: <key>` or `Authorization: Bearer <key>`, is compared in constant
 time against every configured key, and is never logged or stored: routes see only its
@@ -20,6 +21,7 @@ from redis.asyncio import Redis
 from api.errors import api_error
 from api.rate_limit import auth_blocked, count_auth_failure, retry_after
 from api.settings import ApiSettings
+from dialroom.history import HistoryStore
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
@@ -35,8 +37,14 @@ def get_redis(request: Request) -> Redis:
     return redis
 
 
+def get_history(request: Request) -> HistoryStore:
+    history: HistoryStore = request.app.state.history
+    return history
+
+
 Settings = Annotated[ApiSettings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
+History = Annotated[HistoryStore, Depends(get_history)]
 
 
 def fingerprint(key: str) -> str:

@@ -1,4 +1,5 @@
-"""The Dialroom API: the app, its lifespan (opens Redis) and its routers.
+"""The Dialroom API: the app, its lifespan (opens Redis and the call history, migrating its
+schema) and its routers.
 
 `python -m api` reads and checks the settings, then serves `create_app(settings)`. What an
 operator must know about the keys (development mode, a dev key refused) is logged at start-up.
@@ -18,8 +19,9 @@ from api.body_limit import BodyLimitMiddleware
 from api.destinations import CallerIds, DestinationGate
 from api.errors import plain_http_error
 from api.query import single_valued_query
-from api.routes import calls, campaigns, dnc, health, metrics
+from api.routes import calls, campaigns, dnc, health, metrics, stats
 from api.settings import ApiSettings
+from dialroom.history import open_history
 
 logger = logging.getLogger("dialroom.api")
 
@@ -31,11 +33,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for note in settings.start_up_notes():
             logger.warning(note)
+        app.state.history = await open_history(settings.history_url)
         app.state.redis = Redis.from_url(settings.redis_url, decode_responses=True)
         try:
             yield
         finally:
             await app.state.redis.aclose()
+            await app.state.history.close()
 
     app = FastAPI(
         title="Dialroom",
@@ -53,4 +57,5 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(campaigns.router)
     app.include_router(dnc.router)
     app.include_router(metrics.router)
+    app.include_router(stats.router)
     return app

@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from dialroom.call_status import CallStatus, StatusEvent
-from dialroom.calls import CallRecord
+from dialroom.calls import CallRecord, Direction
 from dialroom.campaigns import Callee, Campaign, CampaignSpec, CampaignState
 from dialroom.dial import DialRequest, OutboundCall
 from dialroom.dnc import Listed
@@ -112,11 +112,19 @@ class CallAccepted(BaseModel):
 
 
 class CallSummary(BaseModel):
+    """One call in a listing: live or waiting (from Redis) or finished (from the history)."""
+
     call_id: str
-    status: CallStatus
-    attempts: int
+    direction: Direction = "outbound"
+    status: CallStatus | None = Field(default=None, description="Outbound calls; inbound: null")
+    outcome: str | None = Field(default=None, description="How the call ended; null while live")
+    attempts: int = 1
     persona: str
-    to_number: str
+    to_number: str | None = Field(default=None, description="An outbound call's callee")
+    caller_number: str | None = None
+    called_number: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
     updated_at: float
     campaign_id: str | None = None
 
@@ -127,17 +135,24 @@ class CallPage(BaseModel):
 
 
 class CallDetail(BaseModel):
+    """A call, live or finished, inbound or outbound. An inbound call has no status, request
+    or status history: its `record` (written when it ended) is the call."""
+
     call_id: str
-    status: CallStatus
+    direction: Direction = "outbound"
+    persona: str | None = None
+    status: CallStatus | None = None
+    outcome: str | None = None
     attempts: int
     max_attempts: int
     sip_code: int | None = None
     detail: str | None = None
     updated_at: float
-    history: list[StatusEvent]
-    request: DialRequest
+    history: list[StatusEvent] = []
+    request: DialRequest | None = None
     record: CallRecord | None = None
     campaign_id: str | None = None
+    archived: bool = Field(default=False, description="Read from the call history")
 
 
 class CalleeBody(Callee):

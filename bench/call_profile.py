@@ -122,8 +122,8 @@ def top_functions(speedscope: Path, seconds: float) -> list[str]:
                 total[index] += weight
     if not count:
         return ["no Python samples"]
-    busy = 100 * count / (RATE_HZ * seconds)
-    lines = [f"{count} samples of running Python (~{busy:.0f} % of a core); by thread:"]
+    busy = 100 * count / seconds  # py-spy weighs each sample in seconds (1 / rate)
+    lines = [f"Python threads busy (not idle) {busy:.1f} % of the window; by thread:"]
     lines += [f"  {100 * n / count:5.1f} %  {name}" for name, n in thread_samples.most_common(8)]
     lines.append("self (the function itself was running):")
     lines += [f"  {100 * n / count:5.1f} %  {frames[i]}" for i, n in own.most_common(TOP)]

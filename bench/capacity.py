@@ -55,7 +55,7 @@ CLOUD_REPLY = "Great, I have you down for Tuesday. Thank you for calling, goodby
 PROFILE_DELAY_S = 4.0  # after dialing: the calls are up and the greeting is playing
 PROFILE_S = 16.0  # covers the end of the greeting, the caller's line and the reply
 
-console = Console()
+console = Console(width=max(Console().width, 150))
 app = typer.Typer(add_completion=False)
 
 

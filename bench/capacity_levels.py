@@ -15,12 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.first_call import CallTiming, summary
-from bench.process_tree import BENCH, CALLS, PARTS
+from bench.process_tree import BENCH, CALLS, LABELS, PARTS
 
 P95_GROWTH = 1.2  # a level whose reply p95 is above this times the baseline's is over capacity
 STACK = tuple(p for p in PARTS if p != BENCH)
 
-console = Console()
+console = Console(width=max(Console().width, 150))
 
 
 @dataclass(kw_only=True)
@@ -125,11 +125,13 @@ def report_parts(levels: list[Level]) -> None:
         table = Table(title=f"per added call, by part: {unit} (above idle, over the calls)")
         table.add_column("calls", justify="right")
         for part in PARTS:
-            table.add_column(part, justify="right")
+            table.add_column(LABELS[part], justify="right")
         for level in levels:
             cells = [level.part_per_call(part)[index] for part in PARTS]
             table.add_row(str(level.calls), *(f"{v:.1f}" for v in cells))
         console.print(table)
+    names = ", ".join(f"{LABELS[p]}: {p}" for p in PARTS)
+    console.print(f"parts: {names}", highlight=False)
 
 
 def sustained(levels: list[Level], baseline: float | None, *, p95: bool) -> int:

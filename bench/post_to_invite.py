@@ -193,7 +193,9 @@ def main(
     agents: Annotated[int, typer.Option(min=1, help="NUM_AGENTS (worker processes).")] = 1,
     per_worker: Annotated[int, typer.Option(min=1, help="MAX_CALLS_PER_WORKER.")] = 8,
     concurrent: Annotated[int, typer.Option(min=1, help="MAX_CONCURRENT_CALLS.")] = 4,
-    warm: Annotated[int, typer.Option(min=0, help="WORKER_IDLE_PROCESSES.")] = 5,
+    warm: Annotated[
+        int | None, typer.Option(min=0, help="WORKER_IDLE_PROCESSES (default: one per line).")
+    ] = None,
     run_dir: Annotated[
         Path, typer.Option(help="The stack's run directory (logs, INVITE log).")
     ] = ROOT / ".run" / "bench-post-to-invite",
@@ -205,10 +207,13 @@ def main(
         "NUM_AGENTS": str(agents),
         "MAX_CALLS_PER_WORKER": str(per_worker),
         "MAX_CONCURRENT_CALLS": str(concurrent),
-        "WORKER_IDLE_PROCESSES": str(warm),
         "DIAL_TIMEOUT_S": "30",  # a call no worker takes fails after this: reported, not waited
         "burst rate": f"{rate:g}/s",
     }
+    if warm is None:
+        settings["warm call processes"] = f"{per_worker} per worker (the default)"
+    else:
+        settings["WORKER_IDLE_PROCESSES"] = str(warm)
     with InviteCounter(0, log=run_dir / "invites.jsonl") as counter:
         env = {
             "SIP_DEV_OUTBOUND_ADDRESS": f"127.0.0.1:{counter.port}",

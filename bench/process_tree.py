@@ -2,7 +2,7 @@
 
 A total over the stack's process tree says that a call is expensive, not where. This sampler
 puts every process of the tree in one part: the services `start.py` lists in its state file
-(`stack.json`: Redis, livekit-server, livekit-sip, the API, the dispatcher, each worker), and
+(`stack.json`: Redis (both), livekit-server, livekit-sip, the API, the dispatcher, each worker), and
 inside a worker its main process (with its forkserver and resource tracker), its inference
 process (the one livekit-agents starts for shared models; the worker's log names its pid) and
 its call processes (every other child of the forkserver, warm or in a call). The benchmark's
@@ -30,6 +30,7 @@ CALLS = "call processes"
 INFERENCE = "inference process"
 WORKER = "worker main"
 BENCH = "bench + phones"
+OTHER = "other services"
 PARTS = (
     "livekit-sip",
     "livekit-server",
@@ -37,11 +38,26 @@ PARTS = (
     INFERENCE,
     CALLS,
     "redis",
+    "livekit-redis",
     "api",
     "dispatcher",
     "start.py",
     BENCH,
 )
+LABELS = {  # short column names for the tables
+    "livekit-sip": "sip",
+    "livekit-server": "server",
+    WORKER: "worker",
+    INFERENCE: "infer",
+    CALLS: "calls",
+    "redis": "redis",
+    "livekit-redis": "lk-redis",
+    "api": "api",
+    "dispatcher": "disp",
+    "start.py": "start",
+    OTHER: "other",
+    BENCH: "bench",
+}
 INFERENCE_PID = re.compile(r'"pid": (\d+), "inference": true')
 
 
@@ -103,7 +119,8 @@ class Classifier:
                 self._read_inference_pids(self._run_dir / "logs" / f"{service.name}.log")
                 parts |= self._worker(service.pid)
             else:
-                parts |= dict.fromkeys(_tree(service.pid), service.name)
+                part = service.name if service.name in PARTS else OTHER
+                parts |= dict.fromkeys(_tree(service.pid), part)
         bench = os.getpid()
         parts |= {pid: BENCH for pid in _tree(bench) if pid not in parts}
         return parts

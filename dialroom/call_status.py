@@ -10,8 +10,9 @@ it starts the next attempt (`NEXT_ATTEMPT`), the only move that changes the atte
 
 Keys: `dialroom:status:<call_id>` (hash: status, attempts, sip_code, detail, updated_at),
 `dialroom:status:<call_id>:history` (list of JSON events, oldest first: the webhook outbox),
-and `dialroom:metrics:status` (hash: status -> how many times any call entered it, for
-/metrics). Only this module writes them.
+`dialroom:metrics:status` (hash: status -> how many times any call entered it, for
+/metrics) and `dialroom:status:ended` (the calls an attempt of which ended, for the archiver,
+which removes them). Only this module writes them.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ STATUS_KEY = "dialroom:status:{call_id}"
 HISTORY_KEY = "dialroom:status:{call_id}:history"
 DIAL_GATE_KEY = "dialroom:dialed:{call_id}:{attempt}"
 STATUS_COUNTS_KEY = "dialroom:metrics:status"
+# sorted set: call id -> when an attempt of it last ended; the archiver (`dispatcher.archive`)
+# takes a call out once the call has ended for good and is in the history
+ENDED_KEY = "dialroom:status:ended"
 
 
 class CallStatus(StrEnum):
@@ -219,6 +223,8 @@ def _record(
     pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
     pipe.rpush(HISTORY_KEY.format(call_id=call_id), event.model_dump_json())
     pipe.hincrby(STATUS_COUNTS_KEY, status.value, 1)
+    if status in TERMINAL:
+        pipe.zadd(ENDED_KEY, {call_id: event.at})
 
 
 async def current_status(redis: Redis, call_id: str) -> CurrentStatus | None:

@@ -8,7 +8,10 @@ from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
 CALL_KEY = "dialroom:call:{call_id}"
-CALLS_BY_END = "dialroom:calls:ended"  # sorted set: call id -> end time
+# sorted sets, call id -> end time: the records Redis holds (trimmed as they expire), and those
+# not yet in the call history (`dispatcher.archive` takes each out once it is)
+CALLS_BY_END = "dialroom:calls:ended"
+CALLS_TO_ARCHIVE = "dialroom:calls:to-archive"
 
 Direction = Literal["inbound", "outbound"]
 
@@ -101,6 +104,7 @@ async def save_call_record(redis: Redis, record: CallRecord) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(CALL_KEY.format(call_id=record.call_id), record.model_dump_json())
         pipe.zadd(CALLS_BY_END, {record.call_id: record.ended_at})
+        pipe.zadd(CALLS_TO_ARCHIVE, {record.call_id: record.ended_at})
         await pipe.execute()
 
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dialroom.paths import AGENTS_DIR, PROMPTS_DIR
+from dialroom.paths import AGENTS_DIR, PROMPTS_DIR, ROOT
 
 _S = TypeVar("_S")
 
@@ -40,6 +40,11 @@ class CommonSettings(BaseSettings):
     livekit_api_key: str = Field(default="", description="API key known to livekit-server")
     livekit_api_secret: str = Field(default="", description="Secret for LIVEKIT_API_KEY")
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis for call data")
+    database_url: str = Field(
+        default="",
+        description="The call history: sqlite+aiosqlite:///FILE or postgresql+asyncpg://...; "
+        "empty: the SQLite file .run/dialroom.db of this checkout",
+    )
     agent_name: str = Field(default="dialroom", description="Name workers register under")
     default_persona: str = Field(default="demo", description="Persona used when none is named")
     agents_dir: Path = Field(default=AGENTS_DIR, description="Folder of persona YAML files")
@@ -60,6 +65,11 @@ class CommonSettings(BaseSettings):
         if not value.startswith(("ws://", "wss://", "http://", "https://")):
             raise ValueError("must start with ws://, wss://, http:// or https://")
         return value
+
+    @property
+    def history_url(self) -> str:
+        """Where the call history is: DATABASE_URL, else a SQLite file in the run folder."""
+        return self.database_url or f"sqlite+aiosqlite:///{ROOT / '.run' / 'dialroom.db'}"
 
     def require_livekit_keys(self) -> None:
         missing = [

@@ -10,7 +10,9 @@ import sys
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from dialroom.history import open_history
 from dialroom.settings import configure_logging, settings_or_exit
+from dispatcher.archive import Archiver
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 
@@ -18,11 +20,18 @@ logger = logging.getLogger("dialroom.dispatcher")
 
 
 async def serve(settings: DispatcherSettings) -> None:
+    history = await open_history(settings.history_url)  # and its schema migrated to head
     # Blocking: a burst of webhook deliveries waits for a free connection instead of failing.
     redis = Redis.from_pool(
         BlockingConnectionPool.from_url(settings.redis_url, decode_responses=True)
     )
-    dispatcher = Dispatcher(settings, redis=redis)
+    archiver = Archiver(
+        redis,
+        history,
+        record_ttl_s=settings.call_record_ttl_s,
+        retention_days=settings.retention_days,
+    )
+    dispatcher = Dispatcher(settings, redis=redis, archiver=archiver)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, dispatcher.stop)
@@ -32,6 +41,7 @@ async def serve(settings: DispatcherSettings) -> None:
         logger.info("dispatcher stopped")
     finally:
         await redis.aclose()
+        await history.close()
 
 
 def main() -> int:

@@ -3,7 +3,8 @@
 The dispatch loop takes queue entries one at a time (`dispatcher.entries` handles each); the
 campaign feeder releases campaign calls into the queue; the status sweep follows dispatched
 calls to their end (`dispatcher.watch`); the webhook loop starts deliveries; the redispatch
-loop dispatches again what no worker took. Each runs under `dispatcher.health`: an exception
+loop dispatches again what no worker took; the archive loop moves finished calls into the
+history (`dispatcher.archive`). Each runs under `dispatcher.health`: an exception
 is logged, the loop backs off and goes on, and the health file says which loop is stuck.
 """
 
@@ -24,6 +25,7 @@ from redis.exceptions import RedisError
 
 from dialroom.outbound_http import OutboundPolicy
 from dispatcher import webhooks
+from dispatcher.archive import Archiver
 from dispatcher.campaigns import feed_campaigns
 from dispatcher.dispatch import TRANSIENT, DispatchRefused
 from dispatcher.entries import EntryHandler
@@ -50,9 +52,11 @@ class Dispatcher:
         *,
         redis: Redis,
         clock: Callable[[], datetime] = utc_now,  # the instant calling hours are held to
+        archiver: Archiver | None = None,  # finished calls into the history (`python -m`)
     ) -> None:
         self.settings = settings
         self.redis = redis
+        self.archiver = archiver
         self.stream = DialStream(
             redis, consumer=settings.consumer, claim_idle_ms=int(settings.claim_idle_s * 1000)
         )
@@ -138,6 +142,8 @@ class Dispatcher:
         }
         if not burst:  # a burst feeds campaigns in its dispatch loop, so none is missed
             loops["campaigns"] = (partial(feed_campaigns, self.redis), every)
+        if self.archiver is not None:
+            loops["archive"] = (self.archiver.step, every)
         tasks = [
             asyncio.create_task(self._forever(name, step, every_s), name=f"dispatcher-{name}")
             for name, (step, every_s) in loops.items()

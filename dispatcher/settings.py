@@ -63,6 +63,14 @@ class DispatcherSettings(CommonSettings):
     webhook_backoff_s: float = Field(
         default=1.0, gt=0, description="Wait after a webhook's first failed try; doubles per try"
     )
+    call_record_ttl_s: int = Field(
+        default=3600,
+        ge=1,
+        description="A finished call's Redis keys expire this long after it is in the history",
+    )
+    retention_days: float = Field(
+        default=90, gt=0, description="Calls older than this are pruned from the history daily"
+    )
 
     @property
     def consumer(self) -> str:

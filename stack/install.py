@@ -21,8 +21,9 @@ from dialroom.paths import cache_dir
 # Debian packages: the Redis server, and the C libraries livekit-sip links against (cgo).
 APT_PACKAGES = ("redis-server", "pkg-config", "libopus-dev", "libopusfile-dev", "libsoxr-dev")
 # Only the test suite needs these: sox for audio checks, docker-compose to validate the
-# compose file offline (`docker-compose config`; no engine needed).
-TEST_APT_PACKAGES = ("sox", "docker-compose")
+# compose file offline (`docker-compose config`; no engine needed), postgresql for the call
+# history's tests against a real server (tests/support/postgres_server.py).
+TEST_APT_PACKAGES = ("sox", "docker-compose", "postgresql")
 MIN_GO = (1, 26)
 
 

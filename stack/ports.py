@@ -21,6 +21,7 @@ class PortRange:
 @dataclass(frozen=True)
 class StackPorts:
     redis: int = 6379
+    livekit_redis: int = 6380
     livekit: int = 7880
     livekit_rtc_tcp: int = 7881
     livekit_rtc_udp: PortRange = PortRange(50000, 50100)
@@ -62,7 +63,7 @@ def pick_free_ports(num_agents: int, *, rng: random.Random | None = None) -> Sta
     """Free ports for a whole stack: singles from the OS, media ranges from random free runs."""
     rng = rng or random.Random()
     taken: set[int] = set()
-    singles = [_free_single(taken) for _ in range(8)]
+    singles = [_free_single(taken) for _ in range(7)]
     worker_base = _free_run(num_agents, taken, rng)
     return StackPorts(
         redis=singles[0],
@@ -71,6 +72,7 @@ def pick_free_ports(num_agents: int, *, rng: random.Random | None = None) -> Sta
         sip=singles[3],
         sip_health=singles[4],
         api=singles[5],
+        livekit_redis=singles[6],
         worker_base=worker_base,
         livekit_rtc_udp=_free_range(MEDIA_PORTS, taken, rng),
         sip_rtp=_free_range(MEDIA_PORTS, taken, rng),

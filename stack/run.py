@@ -95,6 +95,7 @@ def _state(plan: StackPlan, supervisor: Supervisor, dev_keys: bool) -> StackStat
         sip_uri=f"sip:1000@{HOST}:{plan.ports.sip}",
         livekit_url=plan.livekit_url,
         redis_url=plan.redis_url,
+        livekit_redis_url=plan.livekit_redis_url,
         api_url=f"http://{HOST}:{plan.ports.api}",
         dev_keys=dev_keys,
         services=[_service_state(entry) for entry in supervisor.running],

@@ -1,4 +1,12 @@
-"""The local stack, described: Redis, livekit-server, livekit-sip, the API and the workers.
+"""The local stack, described: two Redis servers, livekit-server, livekit-sip, the API, the
+dispatcher and the workers.
+
+Two Redis servers, so that a fault of one store stays small: Dialroom's (`redis`: calls,
+statuses, the dial queue, the workers' leases) and LiveKit's (`livekit-redis`: the message bus
+of livekit-server and livekit-sip, their rooms, SIP trunks and dispatch rules). Dialroom's
+processes ride out their Redis being out of reach for a while; livekit-server does not (it
+drops its connections, and so the calls, after ~10 s), so an outage or a slow fsync of
+Dialroom's store must never stall LiveKit's signalling.
 
 Configs are the committed `livekit.yaml` and `sip/config.yaml` with this run's ports,
 addresses and Redis password written over them, saved under the run directory (readable by
@@ -21,10 +29,16 @@ from stack.install import LIVEKIT_SERVER, LIVEKIT_SIP
 from stack.ports import HOST, StackPorts
 from stack.supervisor import Service
 
-# Redis' AOF fsync policy, chosen on measurement: `always` cost the outbound API 1-7 % of its
-# throughput against `everysec` (bench/README.md, "outbound_api"), and makes a 202 from the API
-# mean the call is on disk (README, "Durability").
+# Dialroom's Redis' AOF fsync policy, chosen on measurement: `always` cost the outbound API
+# 1-7 % of its throughput against `everysec` (bench/README.md, "outbound_api"), and makes a 202
+# from the API mean the call is on disk (README, "Durability").
 APPENDFSYNC = "always"
+# LiveKit's Redis: what must outlive a restart there is only the SIP trunks and dispatch rules
+# (`start.py sip apply` writes them; rooms and the bus are live state that livekit-server
+# rebuilds), written rarely and by hand, so Redis' default `everysec` is enough: a crash of
+# the machine loses at most the last second of a trunk change, never a call. `always` would
+# put an fsync on every room and participant update in LiveKit's signalling path.
+LIVEKIT_APPENDFSYNC = "everysec"
 
 
 @dataclass(frozen=True)
@@ -46,15 +60,22 @@ class StackPlan:
 
     @property
     def redis_address(self) -> str:
-        """Where Redis listens, to show: no password in it."""
+        """Where Dialroom's Redis listens, to show: no password in it."""
         return f"redis://{HOST}:{self.ports.redis}/0"
 
     @property
     def redis_url(self) -> str:
-        """What clients connect to: the address with the password, if there is one."""
-        if not self.redis_password:
-            return self.redis_address
-        return f"redis://:{quote(self.redis_password, safe='')}@{HOST}:{self.ports.redis}/0"
+        """What Dialroom's processes connect to: the address with the password, if any."""
+        return _with_password(self.redis_address, self.redis_password)
+
+    @property
+    def livekit_redis_address(self) -> str:
+        """Where LiveKit's Redis listens, to show: no password in it."""
+        return f"redis://{HOST}:{self.ports.livekit_redis}/0"
+
+    @property
+    def livekit_redis_url(self) -> str:
+        return _with_password(self.livekit_redis_address, self.redis_password)
 
     def child_env(self) -> dict[str, str]:
         """What every Dialroom process needs to find LiveKit and Redis."""
@@ -65,6 +86,12 @@ class StackPlan:
             "REDIS_URL": self.redis_url,
             "AGENT_NAME": self.agent_name,
         }
+
+
+def _with_password(address: str, password: str) -> str:
+    if not password:
+        return address
+    return address.replace("redis://", f"redis://:{quote(password, safe='')}@", 1)
 
 
 def render_livekit_config(plan: StackPlan) -> Path:
@@ -93,21 +120,31 @@ def render_sip_config(plan: StackPlan) -> Path:
 
 
 def render_redis_config(plan: StackPlan) -> Path:
-    """redis.conf: loopback only, append-only file, and the password (never on argv)."""
-    data = plan.run_dir / "redis"
+    """Dialroom's redis.conf: loopback only, append-only file fsynced at every write, and the
+    password (never on argv)."""
+    return _render_redis(plan, "redis", plan.ports.redis, APPENDFSYNC)
+
+
+def render_livekit_redis_config(plan: StackPlan) -> Path:
+    """LiveKit's redis.conf: as Dialroom's, with its own port, data and fsync policy."""
+    return _render_redis(plan, "livekit-redis", plan.ports.livekit_redis, LIVEKIT_APPENDFSYNC)
+
+
+def _render_redis(plan: StackPlan, name: str, port: int, appendfsync: str) -> Path:
+    data = plan.run_dir / name
     data.mkdir(parents=True, exist_ok=True)
     lines = [
-        f"port {plan.ports.redis}",
+        f"port {port}",
         f"bind {HOST}",
         f'dir "{data}"',
         "appendonly yes",
-        f"appendfsync {APPENDFSYNC}",
+        f"appendfsync {appendfsync}",
         'save ""',
         "protected-mode yes",
     ]
     if plan.redis_password:
         lines.append(f"requirepass {plan.redis_password}")
-    path = plan.run_dir / "redis.conf"
+    path = plan.run_dir / f"{name}.conf"
     _write_private(path, "\n".join(lines) + "\n")
     return path
 
@@ -122,7 +159,14 @@ def stack_services(plan: StackPlan) -> list[Service]:
             argv=["redis-server", str(render_redis_config(plan))],
             log=logs / "redis.log",
             health=Health(kind="redis", url=plan.redis_url),
-            address=plan.redis_address,
+            address=f"{plan.redis_address} (Dialroom: calls, dial queue)",
+        ),
+        Service(
+            name="livekit-redis",
+            argv=["redis-server", str(render_livekit_redis_config(plan))],
+            log=logs / "livekit-redis.log",
+            health=Health(kind="redis", url=plan.livekit_redis_url),
+            address=f"{plan.livekit_redis_address} (LiveKit: bus, rooms, trunks)",
         ),
         Service(
             name="livekit-server",
@@ -135,7 +179,8 @@ def stack_services(plan: StackPlan) -> list[Service]:
         Service(
             name="livekit-sip",
             argv=[str(LIVEKIT_SIP.path), "--config", str(render_sip_config(plan))],
-            env={**env, "LIVEKIT_WS_URL": plan.livekit_url},
+            # Its Redis is in its config; Dialroom's REDIS_URL is not its business.
+            env={**_livekit_keys(plan), "LIVEKIT_WS_URL": plan.livekit_url},
             log=logs / "livekit-sip.log",
             health=_http(ports.sip_health),
             address=f"sip:{HOST}:{ports.sip} (udp/tcp)",
@@ -197,8 +242,13 @@ def _http(port: int, path: str = "/") -> Health:
     return Health(kind="http", url=f"http://{HOST}:{port}{path}")
 
 
+def _livekit_keys(plan: StackPlan) -> dict[str, str]:
+    return {"LIVEKIT_API_KEY": plan.api_key, "LIVEKIT_API_SECRET": plan.api_secret}
+
+
 def _redis_client_config(plan: StackPlan) -> dict[str, str]:
-    config = {"address": f"{HOST}:{plan.ports.redis}"}
+    """livekit-server's and livekit-sip's `redis:`: LiveKit's own Redis."""
+    config = {"address": f"{HOST}:{plan.ports.livekit_redis}"}
     if plan.redis_password:
         config["password"] = plan.redis_password
     return config

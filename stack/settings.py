@@ -15,7 +15,10 @@ from stack.ports import PortRange, StackPorts
 class StackSettings(CommonSettings):
     num_agents: int = Field(default=1, ge=1, le=32, description="Worker processes to run")
     run_dir: Path = Field(default=ROOT / ".run", description="Logs, rendered configs, state")
-    redis_port: int = 6379
+    redis_port: int = Field(default=6379, description="Dialroom's Redis: calls, dial queue")
+    livekit_redis_port: int = Field(
+        default=6380, description="LiveKit's own Redis: livekit-server and livekit-sip's bus"
+    )
     livekit_port: int = 7880
     livekit_rtc_tcp_port: int = 7881
     livekit_rtc_udp_ports: str = Field(default="50000-50100", pattern=r"^\d+-\d+$")
@@ -31,7 +34,7 @@ class StackSettings(CommonSettings):
         default="127.0.0.1:5070", description="Where the dev outbound trunk sends calls"
     )
     redis_password: str = Field(
-        default="", description="Password of Redis; required outside --dev (compose too)"
+        default="", description="Password of both Redis servers; required outside --dev"
     )
 
     @field_validator("redis_password")
@@ -52,6 +55,7 @@ class StackSettings(CommonSettings):
     def ports(self) -> StackPorts:
         return StackPorts(
             redis=self.redis_port,
+            livekit_redis=self.livekit_redis_port,
             livekit=self.livekit_port,
             livekit_rtc_tcp=self.livekit_rtc_tcp_port,
             livekit_rtc_udp=_range(self.livekit_rtc_udp_ports),

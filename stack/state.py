@@ -1,7 +1,8 @@
 """The running stack's state file: what `start.py up` started, for `status` and for tests.
 
 `up` rewrites it whenever a process is started again, so each pid in it is the live one; it
-holds the Redis password (in `redis_url` and the health checks), so only this user reads it.
+holds the Redis password (in both Redis URLs and the health checks), so only this user reads
+it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class StackState(BaseModel):
     pid: int
     sip_uri: str
     livekit_url: str
-    redis_url: str
+    redis_url: str  # Dialroom's Redis (calls, dial queue): what its processes get as REDIS_URL
+    livekit_redis_url: str  # LiveKit's own Redis (livekit-server's and livekit-sip's bus)
     api_url: str
     dev_keys: bool
     services: list[ServiceState]

@@ -3,16 +3,26 @@
 One server per test session (`tests/support/redis_server.py`, in a temporary folder, no
 persistence); `redis_url` empties it before each test that asks for it, so tests never see
 each other's keys.
+
+The call history's fixtures (`history`, `history_url`: SQLite and PostgreSQL) come from
+`tests/support/history.py`; every process a test starts writes its history to a throwaway
+SQLite file unless the test names a database, never to the checkout's `.run/dialroom.db`.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 import redis
 
 from tests.support.redis_server import redis_server
+
+pytest_plugins = ["tests.support.history"]
+_HISTORY_DIR = tempfile.mkdtemp(prefix="dialroom-history-")
+os.environ.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{_HISTORY_DIR}/dialroom.db")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Outbound calls: place one, look one up, list them, cancel one that has not been dialed."""
+"""Calls: place one, look one up (live or from the history), list and export them, cancel one
+that has not been dialed, erase one."""
 
 from __future__ import annotations
 
@@ -6,16 +7,22 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import StreamingResponse
 
-from api.deps import ClientKey, RedisDep, Settings
+from api import call_export
+from api.call_filters import CallQuery
+from api.call_listing import CURSOR_PATTERN, list_calls
+from api.deps import ClientKey, History, RedisDep, Settings
 from api.destinations import Destinations
 from api.errors import api_error, responses
 from api.idempotency import idempotency_header
-from api.models import CallAccepted, CallDetail, CallPage, CallSummary, OutboundCallBody
+from api.models import CallAccepted, CallDetail, CallPage, OutboundCallBody
+from api.routes.campaigns import allow_only
 from dialroom import campaigns, dial_queue, dnc
-from dialroom.call_status import CallStatus, CurrentStatus, current_status, status_history
+from dialroom.call_status import CallStatus, current_status, status_history
 from dialroom.calls import load_call_record
-from dialroom.dial import DialRequest
+from dialroom.history import ArchivedCall
+from dialroom.history.live import erase, from_record, is_over
 from dialroom.persona import available
 from dialroom.redact import mask_number
 
@@ -29,7 +36,6 @@ IdempotencyKey = Annotated[
         "A repeat with the same key returns the first call's id; nothing new is queued"
     ),
 ]
-MAX_SCAN = 1000  # calls one listing request looks at, at most, to fill a filtered page
 
 
 @router.post(
@@ -78,59 +84,82 @@ async def place_call(
     return CallAccepted(status=accepted.status, call_id=accepted.call_id)
 
 
-@router.get("/calls/{call_id}", response_model=CallDetail, responses=responses(404))
-async def get_call(call_id: CallId, _key: ClientKey, redis: RedisDep) -> CallDetail:
-    """A call's status, attempts, SIP code, status history, request and (once ended) record."""
-    status = await current_status(redis, call_id)
-    request = await dial_queue.load_request(redis, call_id)
-    if status is None or request is None:
-        raise _not_found(call_id)
-    return CallDetail(
-        call_id=call_id,
-        status=status.status,
-        attempts=status.attempts,
-        max_attempts=request.max_attempts,
-        sip_code=status.sip_code,
-        detail=status.detail,
-        updated_at=status.updated_at,
-        history=await status_history(redis, call_id),
-        request=request,
-        record=await load_call_record(redis, call_id),
-        campaign_id=(await campaigns.campaigns_of(redis, [call_id])).get(call_id),
-    )
-
-
 @router.get("/calls", response_model=CallPage)
-async def list_calls(
+async def list_call_page(
     _key: ClientKey,
     redis: RedisDep,
-    status: CallStatus | None = None,
-    persona: Annotated[str | None, Query(max_length=64)] = None,
+    history: History,
+    where: CallQuery,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[
-        str | None, Query(pattern=r"^\d{1,18}$", description="`next_cursor` of the last page")
+        str | None, Query(pattern=CURSOR_PATTERN, description="`next_cursor` of the last page")
     ] = None,
 ) -> CallPage:
-    """Calls placed through the API, newest first, filtered by status and persona."""
-    found: list[CallSummary] = []
-    before = int(cursor) if cursor is not None else None
-    scanned = 0
-    while len(found) < limit and scanned < MAX_SCAN:
-        page = await dial_queue.call_page(redis, before=before, count=limit)
-        if not page:
-            return CallPage(calls=await _with_campaigns(redis, found), next_cursor=None)
-        scanned += len(page)
-        sequence = dict(page)
-        for call_id, now, request in await dial_queue.load_calls(redis, [c for c, _ in page]):
-            if (status is None or now.status == status) and persona in (None, request.persona):
-                found.append(_summary(call_id, now, request))
-                before = sequence[call_id]
-                if len(found) == limit:
-                    break
-        else:
-            before = page[-1][1]
-    next_cursor = str(before) if before is not None else None
-    return CallPage(calls=await _with_campaigns(redis, found), next_cursor=next_cursor)
+    """Every call: first those Redis holds (waiting, live, just ended; newest placed first),
+    then the history (newest started first), filtered. `outcome`, `since` and `until` match
+    finished calls only."""
+    return await list_calls(redis, history, where, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/calls/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+)
+async def export_calls(
+    _key: ClientKey,
+    history: History,
+    where: CallQuery,
+    export_format: Annotated[
+        call_export.Format, Query(alias="format", description="csv or jsonl")
+    ] = "csv",
+) -> StreamingResponse:
+    """The finished calls of the history matching the filters, newest first: CSV (one row a
+    call) or JSON Lines (each call whole: record, transcript, status history)."""
+    return call_export.stream(history, where, export_format)
+
+
+allow_only(router, "/calls/export", ("GET",))  # before `/calls/{call_id}` claims the path
+
+
+@router.get("/calls/{call_id}", response_model=CallDetail, responses=responses(404))
+async def get_call(
+    call_id: CallId, _key: ClientKey, redis: RedisDep, history: History
+) -> CallDetail:
+    """Any call: a placed call from Redis while it holds it (status, attempts, history,
+    request, record once ended), else the call from the history; an inbound call once ended."""
+    if (live := await _live_detail(redis, call_id)) is not None:
+        return live
+    if (archived := await history.get(call_id)) is not None:
+        return archived_detail(archived, archived=True)
+    if (record := await load_call_record(redis, call_id)) is not None:
+        return archived_detail(from_record(record), archived=False)
+    raise _not_found(call_id)
+
+
+@router.delete("/calls/{call_id}", status_code=204, responses=responses(404, 409))
+async def delete_call(
+    call_id: CallId, _key: ClientKey, redis: RedisDep, history: History
+) -> Response:
+    """Erase a call everywhere (the history and every Redis key of it): the right to
+    erasure. A call still waiting or live is refused with 409: cancel it or let it end."""
+    status = await current_status(redis, call_id)
+    if status is not None and not is_over(status, await dial_queue.load_request(redis, call_id)):
+        raise api_error(
+            409,
+            ("path", "call_id"),
+            f"call is {status.status.value}; cancel it or wait for its end, then delete it",
+            "call_not_ended",
+        )
+    keys = await erase(redis, call_id)
+    in_history = await history.delete(call_id)
+    if not keys and not in_history:
+        raise _not_found(call_id)
+    logger.info("call erased: call_id=%s", call_id, extra={"call_id": call_id})
+    return Response(status_code=204)
+
+
+allow_only(router, "/calls/{call_id}", ("GET", "DELETE"))
 
 
 @router.post("/calls/{call_id}/cancel", response_model=CallAccepted, responses=responses(404, 409))
@@ -150,21 +179,47 @@ async def cancel_call(call_id: CallId, _key: ClientKey, redis: RedisDep) -> Call
     return CallAccepted(status=CallStatus.CANCELED, call_id=call_id)
 
 
-def _summary(call_id: str, now: CurrentStatus, request: DialRequest) -> CallSummary:
-    return CallSummary(
+async def _live_detail(redis: RedisDep, call_id: str) -> CallDetail | None:
+    status = await current_status(redis, call_id)
+    request = await dial_queue.load_request(redis, call_id)
+    if status is None or request is None:
+        return None
+    record = await load_call_record(redis, call_id)
+    return CallDetail(
         call_id=call_id,
-        status=now.status,
-        attempts=now.attempts,
         persona=request.persona,
-        to_number=request.to_number,
-        updated_at=now.updated_at,
+        status=status.status,
+        outcome=record.outcome if record is not None and is_over(status, request) else None,
+        attempts=status.attempts,
+        max_attempts=request.max_attempts,
+        sip_code=status.sip_code,
+        detail=status.detail,
+        updated_at=status.updated_at,
+        history=await status_history(redis, call_id),
+        request=request,
+        record=record,
+        campaign_id=(await campaigns.campaigns_of(redis, [call_id])).get(call_id),
     )
 
 
-async def _with_campaigns(redis: RedisDep, found: list[CallSummary]) -> list[CallSummary]:
-    """Each summary with the campaign its call belongs to, if any."""
-    owners = await campaigns.campaigns_of(redis, [c.call_id for c in found])
-    return [c.model_copy(update={"campaign_id": owners.get(c.call_id)}) for c in found]
+def archived_detail(call: ArchivedCall, *, archived: bool) -> CallDetail:
+    return CallDetail(
+        call_id=call.call_id,
+        direction=call.direction,
+        persona=call.persona,
+        status=call.status,
+        outcome=call.outcome,
+        attempts=call.attempts,
+        max_attempts=call.request.max_attempts if call.request else call.attempts,
+        sip_code=call.sip_code,
+        detail=call.detail,
+        updated_at=call.ended_at,
+        history=call.history,
+        request=call.request,
+        record=call.record,
+        campaign_id=call.campaign_id,
+        archived=archived,
+    )
 
 
 def _not_found(call_id: str) -> Exception:

@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.stack import RunningStack, start_stack
@@ -18,6 +19,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     running = start_stack(tmp_path_factory.mktemp("stack"), num_agents=3)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def client(stack: RunningStack) -> Iterator[httpx.Client]:
+    """The API of the module's `stack`."""
+    with stack.api_client() as http:
+        yield http
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from dialroom.settings import DEV_DIALROOM_API_KEY
 from tests.e2e.conftest import FIXTURES
-from tests.support.phone import start_answering
+from tests.support.phone import answer_once, start_answering
 from tests.support.stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -32,13 +31,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, phone_port: int) -> Iterator
     running = start_stack(tmp_path_factory.mktemp("api-outbound"), num_agents=1, env=env)
     yield running
     running.stop()
-
-
-@pytest.fixture
-def client(stack: RunningStack) -> Iterator[httpx.Client]:
-    headers = {"X-API-Key": DEV_DIALROOM_API_KEY}
-    with httpx.Client(base_url=stack.state.api_url, headers=headers, timeout=10) as http:
-        yield http
 
 
 def place(client: httpx.Client, **body: Any) -> str:
@@ -64,14 +56,7 @@ def wait_final(client: httpx.Client, call_id: str, *, attempts: int, timeout: fl
 def test_an_api_call_is_answered_completes_and_shows_its_record(
     client: httpx.Client, phone_port: int, tmp_path: Path
 ) -> None:
-    with start_answering(
-        phone_port,
-        result_dir=tmp_path,
-        play=[(FIXTURES / "caller_friday.wav", 7.0)],
-        max_calls=1,
-        duration=90,
-        ring_s=1.0,
-    ) as phone:
+    with answer_once(phone_port, tmp_path, play=[(FIXTURES / "caller_friday.wav", 7.0)]) as phone:
         call_id = place(client, caller_name="Sam")
         call = wait_final(client, call_id, attempts=1)
         result = phone.result(timeout=30)

@@ -16,7 +16,7 @@ import pytest
 from dialroom.paths import AGENTS_DIR
 from tests.support.cloud_fakes import FakeCloud
 from tests.support.cloud_persona import CLOUD_PERSONA, cloud_persona
-from tests.support.phone import CallResult, start_dialing, voiced_seconds
+from tests.support.phone import CallResult, start_recorded_dial, voiced_seconds
 from tests.support.stack import RunningStack, running_stack
 from worker.providers.local_stt import transcribe_wav
 
@@ -59,19 +59,10 @@ def test_cloud_calls_hold_no_local_model_and_local_speech_is_shared(tmp_path: Pa
         env |= {"MAX_CALLS_PER_WORKER": str(MAX_CALLS)}
         extra = ("--persona", CLOUD_PERSONA)
         with running_stack(tmp_path / "stack", num_agents=1, env=env, extra_args=extra) as stack:
-            phones = []
-            for i in range(MAX_CALLS):  # NUM_AGENTS x MAX_CALLS_PER_WORKER, all at once
-                folder = tmp_path / f"cloud-{i}"
-                folder.mkdir()
-                phones.append(
-                    start_dialing(
-                        stack.state.sip_uri,
-                        result_dir=folder,
-                        record=folder / "heard.wav",
-                        hangup_after=12,
-                        timeout=60,
-                    )
-                )
+            phones = [  # NUM_AGENTS x MAX_CALLS_PER_WORKER, all at once
+                start_recorded_dial(stack.state.sip_uri, tmp_path / f"cloud-{i}", hangup_after=12)
+                for i in range(MAX_CALLS)
+            ]
             time.sleep(8)  # every call answered and greeted by now
             in_main, during_calls = engines_by_process(stack)
             cloud = [phone.result(timeout=90).call for phone in phones]
@@ -97,14 +88,11 @@ def test_cloud_calls_hold_no_local_model_and_local_speech_is_shared(tmp_path: Pa
 
 
 def demo_call(stack: RunningStack, folder: Path) -> CallResult:
-    folder.mkdir()
     uri = stack.state.sip_uri.replace("sip:1000@", f"sip:{DEMO_NUMBER}@")
-    phone = start_dialing(
+    phone = start_recorded_dial(
         uri,
-        result_dir=folder,
+        folder,
         play=[(FIXTURES / "caller_tuesday.wav", 7.0)],  # after the ~5 s greeting
-        record=folder / "heard.wav",
         hangup_after=25,
-        timeout=60,
     )
     return phone.result(timeout=90).call

@@ -14,20 +14,8 @@ from dialroom.call_status import CallStatus, current_status
 from tests.support.outbound import place, wait_terminal
 from tests.support.phone import start_answering
 from tests.support.stack import RunningStack
-from tests.support.statuses import begin, walk
 
 pytestmark = pytest.mark.e2e
-
-
-def dispatched(stack: RunningStack, call_id: str) -> None:
-    """The statuses the dispatcher writes before it dispatches: queued, then dialing."""
-
-    async def write() -> None:
-        async with redis.asyncio.Redis(port=stack.redis_port) as client:
-            await begin(client, call_id, attempt=1)
-            await walk(client, call_id, CallStatus.DIALING, attempt=1)
-
-    asyncio.run(write())
 
 
 def test_a_persona_that_cannot_start_fails_before_the_phone_rings(
@@ -36,7 +24,6 @@ def test_a_persona_that_cannot_start_fails_before_the_phone_rings(
     call_id = "out-cannot-start-1"
     # `receptionist` needs Azure speech and OpenAI keys; this stack has none of them.
     with start_answering(phone_port, result_dir=tmp_path, max_calls=1, duration=30) as phone:
-        dispatched(outbound_stack, call_id)
         place(outbound_stack, call_id, persona="receptionist")
         history = wait_terminal(outbound_stack, call_id, timeout=60)
         result = phone.stop()

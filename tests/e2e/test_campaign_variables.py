@@ -12,9 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from dialroom.settings import DEV_DIALROOM_API_KEY
 from tests.e2e.conftest import FIXTURES
-from tests.support.phone import start_answering
+from tests.support.phone import answer_once
 from tests.support.stack import RunningStack, start_stack
 from worker.providers.local_stt import transcribe_wav
 
@@ -33,13 +32,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, phone_port: int) -> Iterator
     running = start_stack(tmp_path_factory.mktemp("campaign-vars"), num_agents=1, env=env)
     yield running
     running.stop()
-
-
-@pytest.fixture
-def client(stack: RunningStack) -> Iterator[httpx.Client]:
-    headers = {"X-API-Key": DEV_DIALROOM_API_KEY}
-    with httpx.Client(base_url=stack.state.api_url, headers=headers, timeout=10) as http:
-        yield http
 
 
 def campaign_call(client: httpx.Client, campaign_id: str) -> str:
@@ -63,16 +55,9 @@ def test_a_csv_column_is_spoken_in_the_greeting(
     client: httpx.Client, phone_port: int, tmp_path: Path
 ) -> None:
     heard = tmp_path / "heard.wav"
-    with start_answering(
-        phone_port,
-        result_dir=tmp_path,
-        # "Hello?" (a person, for the reminder's voicemail check), then "yes" after the greeting
-        play=[(FIXTURES / "callee_hello.wav", 0.5), (FIXTURES / "callee_yes.wav", 13.0)],
-        record=heard,
-        max_calls=1,
-        duration=90,
-        ring_s=1.0,
-    ) as phone:
+    # "Hello?" (a person, for the reminder's voicemail check), then "yes" after the greeting
+    play = [(FIXTURES / "callee_hello.wav", 0.5), (FIXTURES / "callee_yes.wav", 13.0)]
+    with answer_once(phone_port, tmp_path, play=play, record=heard) as phone:
         response = client.post(
             "/api/campaigns",
             params={"persona": "reminder"},

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from dialroom.calls import CALL_KEY, CALLS_BY_END
-from tests.support.phone import CallResult, start_dialing, voiced_seconds
+from tests.support.phone import CallResult, start_recorded_dial, voiced_seconds
 from tests.support.stack import running_stack
 from worker.providers.local_stt import transcribe_wav
 
@@ -33,16 +33,7 @@ def place_five_calls(
         phones = []
         for i in range(CALLS):
             folder = tmp_path / f"call-{i}"
-            folder.mkdir()
-            phones.append(
-                start_dialing(
-                    stack.state.sip_uri,
-                    result_dir=folder,
-                    record=folder / "heard.wav",
-                    hangup_after=14,
-                    timeout=60,
-                )
-            )
+            phones.append(start_recorded_dial(stack.state.sip_uri, folder, hangup_after=14))
             time.sleep(0.7)  # arrivals a moment apart, as real callers are
         results = [phone.result(timeout=90).call for phone in phones]
         client = redis.Redis(port=stack.redis_port)

@@ -1,14 +1,15 @@
 """Calls queued through the API survive a dispatcher killed with SIGKILL at random moments:
 every call ends in exactly one terminal status and the far end is dialed exactly once per call.
 
-The whole stack runs (`start.py up --dev --auto-ports`, one worker: see NUM_AGENTS); the dev
+The whole stack runs (`start.py up --dev --auto-ports`, two workers: see NUM_AGENTS); the dev
 outbound trunk points at an INVITE counter (`tests/support/invite_counter.py`) that logs each
 INVITE with the `X-Dialroom-Call-Id` the worker sends and answers 486 Busy Here, a terminal
 status with `max_attempts` 1. The counter's log, not Dialroom's own bookkeeping, is the proof
 of "never dialed twice".
 
-start.py's supervisor does not restart a crashed child (it stops the whole stack), so the
-stack's own dispatcher is parked with SIGSTOP before any call is queued, and the test runs
+The test times every kill and restart itself (start.py's supervisor would restart a killed
+dispatcher only after its back-off), so the stack's own dispatcher is parked with SIGSTOP
+before any call is queued, and the test runs
 `python -m dispatcher` itself against the stack's Redis and LiveKit, with the environment
 start.py gives it and one stable consumer name, and restarts it after every kill the way a
 process manager would. The kill moments come from a seeded RNG; the seed is printed, and
@@ -43,21 +44,16 @@ from tests.support.stack import RunningStack, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-# One worker: on 2 cores two workers start four call processes at once, and each loads the
-# speech models; they then miss livekit-agents' 10 s start-up limit and their calls are lost.
-NUM_AGENTS = 1
+# Two workers, as a box with more than one worker process runs: each keeps
+# MAX_CALLS_PER_WORKER call processes warm (WORKER_IDLE_PROCESSES' default) and none loads a
+# speech model, so a call never waits for a process to start.
+NUM_AGENTS = 2
 MAX_CALLS_PER_WORKER = 8
-# Half the worker's lines: a call's job lingers in its worker for a few seconds after the call
-# has ended, and a dispatch offered while every worker reports itself full is dropped by
+# Half the lines: a call's job lingers in its worker for a few seconds after the call has
+# ended, and a dispatch offered while every worker reports itself full is dropped by
 # livekit-server (the dispatcher offers it again after REDISPATCH_AFTER_S, which only slows
-# the run down).
+# the run down; see the report of issue 4).
 MAX_CONCURRENT_CALLS = NUM_AGENTS * MAX_CALLS_PER_WORKER // 2
-# livekit-agents counts each accepted-but-not-started job of an idle worker as
-# 1 / WORKER_IDLE_PROCESSES of its load: with the default of 1, the first call after a pause
-# makes the worker report itself full for a few seconds and the next dispatch is dropped. One
-# warm process per concurrent call keeps that estimate under the threshold. Both gaps are
-# outside what this test is about (see the report of issue 4).
-WORKER_IDLE_PROCESSES = MAX_CONCURRENT_CALLS + 1
 READY_LINE = "dispatcher ready"
 
 
@@ -89,7 +85,6 @@ def stack(
     env = {
         "SIP_DEV_OUTBOUND_ADDRESS": f"127.0.0.1:{counter.port}",
         "MAX_CALLS_PER_WORKER": str(MAX_CALLS_PER_WORKER),
-        "WORKER_IDLE_PROCESSES": str(WORKER_IDLE_PROCESSES),
         "RATE_LIMIT_PER_MINUTE": "100000",  # the test is one client placing every call
     }
     running = start_stack(tmp_path_factory.mktemp("kill"), num_agents=NUM_AGENTS, env=env)

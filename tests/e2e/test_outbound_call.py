@@ -16,7 +16,7 @@ from dialroom.call_status import CallStatus
 from dialroom.calls import load_call_record
 from tests.e2e.conftest import FIXTURES
 from tests.support.outbound import CALLEE, place, wait_terminal
-from tests.support.phone import start_answering
+from tests.support.phone import answer_once, start_answering
 from tests.support.stack import RunningStack
 from worker.providers.local_stt import transcribe_wav
 
@@ -27,17 +27,11 @@ def test_answered_call_hears_the_outbound_greeting_and_completes(
     outbound_stack: RunningStack, phone_port: int, tmp_path: Path
 ) -> None:
     heard = tmp_path / "heard.wav"
-    with start_answering(
-        phone_port,
-        result_dir=tmp_path,
-        play=[(FIXTURES / "caller_friday.wav", 7.0)],
-        record=heard,
-        max_calls=1,
-        duration=90,
-        ring_s=1.0,  # 180 Ringing, then 200 OK a second later
-    ) as phone:
+    play = [(FIXTURES / "caller_friday.wav", 7.0)]
+    with answer_once(phone_port, tmp_path, play=play, record=heard) as phone:
         place(outbound_stack, "out-answered-1")
         assert wait_terminal(outbound_stack, "out-answered-1") == [
+            CallStatus.QUEUED,
             CallStatus.DIALING,
             CallStatus.RINGING,
             CallStatus.ANSWERED,
@@ -73,5 +67,5 @@ def test_sip_result_becomes_the_call_status(
         place(outbound_stack, call_id)
         history = wait_terminal(outbound_stack, call_id)
         result = phone.stop()
-    assert history == [CallStatus.DIALING, CallStatus.RINGING, status]  # it rang, then this
+    assert history == [CallStatus.QUEUED, CallStatus.DIALING, CallStatus.RINGING, status]
     assert len(result.invites) == 1, "dialled exactly once"

@@ -21,10 +21,9 @@ from redis.asyncio import Redis
 from dialroom import dial_queue
 from dialroom.dial import OutboundCall
 from dialroom.paths import ROOT
-from dialroom.settings import DEV_DIALROOM_API_KEY
 from dispatcher.entries import MAX_TRIES
 from tests.e2e.conftest import FIXTURES
-from tests.support.phone import start_answering
+from tests.support.phone import answer_once
 from tests.support.stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -81,17 +80,9 @@ async def queue_poison(stack: RunningStack, agents: Path) -> str:
 def test_the_call_after_a_poison_entry_is_dialed_and_answered(
     stack: RunningStack, agents: Path, phone_port: int, tmp_path: Path
 ) -> None:
-    headers = {"X-API-Key": DEV_DIALROOM_API_KEY}
     with (
-        httpx.Client(base_url=stack.state.api_url, headers=headers, timeout=10) as client,
-        start_answering(
-            phone_port,
-            result_dir=tmp_path,
-            play=[(FIXTURES / "caller_friday.wav", 7.0)],
-            max_calls=1,
-            duration=90,
-            ring_s=1.0,
-        ) as phone,
+        stack.api_client() as client,
+        answer_once(phone_port, tmp_path, play=[(FIXTURES / "caller_friday.wav", 7.0)]) as phone,
     ):
         poison = asyncio.run(queue_poison(stack, agents))
         body = {"to_number": "+14155550123", "persona": "demo"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import FIXTURES
-from tests.support.phone import CallResult, PhoneProcess, start_dialing
+from tests.support.phone import CallResult, PhoneProcess, start_recorded_dial
 from tests.support.stack import RunningStack, running_stack
 from tests.support.workers import call_owner, service_pid
 from worker.providers.local_stt import transcribe_wav
@@ -22,13 +22,11 @@ CALLERS = ("alice", "bob")
 
 
 def call(stack: RunningStack, folder: Path, caller: str, *, play_at: float) -> PhoneProcess:
-    folder.mkdir(parents=True, exist_ok=True)
-    return start_dialing(
+    return start_recorded_dial(
         stack.state.sip_uri,
-        result_dir=folder,
+        folder,
         from_user=caller,
         play=[(FIXTURES / "caller_tuesday.wav", play_at)],
-        record=folder / "heard.wav",
         hangup_after=60,
         timeout=75,
     )

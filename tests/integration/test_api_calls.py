@@ -15,25 +15,10 @@ from api.settings import ApiSettings
 from dialroom.call_status import CallStatus
 from dialroom.dial_queue import QUEUE_STREAM, SCHEDULED
 from dialroom.persona import available
+from tests.support.api_client import AUTH, CALL, KEY, OTHER_KEY, make_client
 from tests.support.statuses import walk
 
 pytestmark = pytest.mark.integration
-
-KEY = "test-key-0123456789-abcdefghijklmnop"
-OTHER_KEY = "second-key-abcdefghijklmnopqrstuvwxyz"
-AUTH = {"X-API-Key": KEY}
-CALL = {"to_number": "+14155550123", "persona": "demo", "caller_name": "Sam"}
-
-
-def make_client(redis_url: str, **overrides: object) -> TestClient:
-    fields: dict[str, object] = {
-        "redis_url": redis_url,
-        "api_keys": f"{KEY},{OTHER_KEY}",
-        "dialroom_dev": False,
-        **overrides,
-    }
-    settings = ApiSettings(**fields)  # type: ignore[arg-type]
-    return TestClient(create_app(settings))
 
 
 @pytest.fixture

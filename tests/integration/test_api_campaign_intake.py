@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from tests.integration.test_api_calls import AUTH, make_client
 from tests.integration.test_api_campaigns import NUMBERS, campaign_calls, campaign_json
+from tests.support.api_client import AUTH, make_client
 
 pytestmark = pytest.mark.integration
 

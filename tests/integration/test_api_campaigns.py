@@ -17,7 +17,7 @@ from dialroom.call_status import CallStatus, current_status
 from dialroom.campaigns import INFLIGHT_KEY, PENDING_KEY
 from dialroom.dial_queue import QUEUE_STREAM
 from dispatcher.campaigns import feed_campaigns
-from tests.integration.test_api_calls import AUTH, make_client
+from tests.support.api_client import AUTH, make_client, post_csv
 from tests.support.statuses import walk
 
 pytestmark = pytest.mark.integration
@@ -86,12 +86,8 @@ async def test_a_json_campaign_queues_one_ordinary_call_per_row(
 
 def test_a_csv_campaign_reads_names_and_variable_columns(client: TestClient) -> None:
     body = "to_number,caller_name,order,day\n+14155550101,Sam,42,tuesday\n\n+14155550102,,43,\n"
-    response = client.post(
-        "/api/campaigns",
-        params={"persona": "demo", "concurrency": 3, "days": "mon,tue", "start": "08:00"},
-        content=body,
-        headers={**AUTH, "Content-Type": "text/csv"},
-    )
+    settings = {"persona": "demo", "concurrency": 3, "days": "mon,tue", "start": "08:00"}
+    response = post_csv(client, body, settings)
     assert response.status_code == 201, response.text
     campaign_id = response.json()["campaign_id"]
     detail = client.get(f"/api/campaigns/{campaign_id}", headers=AUTH).json()
@@ -117,12 +113,7 @@ def test_a_bad_json_row_is_a_422_naming_the_row_and_field(client: TestClient) ->
 
 def test_a_bad_csv_row_is_the_same_422_counting_data_rows_from_zero(client: TestClient) -> None:
     body = "to_number,caller_name\n+14155550101,Sam\n+14155550102,Kim\n+1 415 555,Lee\n"
-    response = client.post(
-        "/api/campaigns",
-        params={"persona": "demo"},
-        content=body,
-        headers={**AUTH, "Content-Type": "text/csv"},
-    )
+    response = post_csv(client, body, {"persona": "demo"})
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "callees", 2, "to_number"]
@@ -144,9 +135,7 @@ def test_a_bad_csv_row_is_the_same_422_counting_data_rows_from_zero(client: Test
 def test_csv_mistakes_are_422s_naming_where(
     client: TestClient, params: dict[str, str], body: str, loc: list[object]
 ) -> None:
-    response = client.post(
-        "/api/campaigns", params=params, content=body, headers={**AUTH, "Content-Type": "text/csv"}
-    )
+    response = post_csv(client, body, params)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == loc
 

@@ -10,7 +10,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from dialroom.dial_queue import QUEUE_STREAM
-from tests.integration.test_api_calls import AUTH, CALL, make_client
+from tests.support.api_client import AUTH, CALL, make_client
 
 pytestmark = pytest.mark.integration
 

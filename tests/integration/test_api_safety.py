@@ -20,7 +20,7 @@ from api.main import create_app
 from api.settings import ApiSettings
 from dialroom.paths import AGENTS_DIR
 from dialroom.settings import DEV_DIALROOM_API_KEY, SettingsError
-from tests.integration.test_api_calls import AUTH, CALL, KEY, make_client
+from tests.support.api_client import AUTH, CALL, KEY, make_client
 
 pytestmark = pytest.mark.integration
 

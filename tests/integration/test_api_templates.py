@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.test_api_calls import AUTH, CALL, make_client
+from tests.support.api_client import AUTH, CALL, make_client, post_csv
 
 pytestmark = pytest.mark.integration
 
@@ -45,12 +45,7 @@ def test_a_csv_column_that_cannot_be_a_variable_is_a_422_naming_the_row(
     client: TestClient,
 ) -> None:
     body = "to_number,caller_name,appointment day\n+14155550101,Sam,on Thursday\n"
-    response = client.post(
-        "/api/campaigns",
-        params={"persona": "reminder"},
-        content=body,
-        headers={**AUTH, "Content-Type": "text/csv"},
-    )
+    response = post_csv(client, body, {"persona": "reminder"})
     assert response.status_code == 422, response.text
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "callees", 0, "variables"]

@@ -20,14 +20,7 @@ from dispatcher.health import status_path
 from dispatcher.service import Dispatcher
 from dispatcher.stream import FAILURES
 from tests.integration.test_campaign_dispatch import calls_of, start_campaign
-from tests.support.dispatching import (
-    dispatched,
-    eventually,
-    is_,
-    place,
-    settings_for,
-    status,
-)
+from tests.support.dispatching import dispatched, eventually, is_, place, settings_for, status
 from tests.support.stack import RunningStack
 from tests.support.statuses import begin, walk
 

@@ -19,9 +19,15 @@ from redis import Redis
 from dialroom.paths import ROOT
 from dialroom.worker_registration import read_registration, write_registration
 from stack.health import Health, describe, healthy
-from stack.ports import pick_free_ports
-from stack.services import APPENDFSYNC, StackPlan, render_redis_config, worker_service
+from stack.services import (
+    APPENDFSYNC,
+    LIVEKIT_APPENDFSYNC,
+    render_livekit_redis_config,
+    render_redis_config,
+    worker_service,
+)
 from stack.supervisor import Service
+from tests.support.stack_plan import plan_in
 from worker.registration import report_registration
 
 pytestmark = pytest.mark.integration
@@ -50,18 +56,6 @@ sys.stdin.readline()
 write_registration(Path(os.environ["WORKER_REGISTERED_FILE"]), "AW_fake")
 sys.stdin.readline()
 """
-
-
-def plan_in(run_dir: Path, *, redis_password: str = "") -> StackPlan:
-    return StackPlan(
-        ports=pick_free_ports(1),
-        num_agents=1,
-        api_key="devkey",
-        api_secret="secret",
-        run_dir=run_dir,
-        agent_name="dialroom",
-        redis_password=redis_password,
-    )
 
 
 @pytest.fixture
@@ -144,22 +138,30 @@ def test_the_worker_writes_its_registration_when_livekit_server_registers_it(
     assert registration is not None and registration.worker_id == "AW_after_reconnecting"
 
 
-def test_the_stacks_redis_answers_only_with_its_password(tmp_path: Path) -> None:
+@pytest.mark.parametrize("which", ["dialroom", "livekit"])
+def test_the_stacks_redis_servers_answer_only_with_their_password(
+    tmp_path: Path, which: str
+) -> None:
     plan = plan_in(tmp_path, redis_password="a-redis-password-1234")
-    config = render_redis_config(plan)
+    if which == "dialroom":
+        config, url, address = render_redis_config(plan), plan.redis_url, plan.redis_address
+        appendfsync = APPENDFSYNC
+    else:
+        config, url = render_livekit_redis_config(plan), plan.livekit_redis_url
+        address, appendfsync = plan.livekit_redis_address, LIVEKIT_APPENDFSYNC
     assert config.stat().st_mode & 0o077 == 0, "the password file is this user's only"
     process = subprocess.Popen(
         ["redis-server", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
     )
     try:
-        with_password = Health(kind="redis", url=plan.redis_url)
+        with_password = Health(kind="redis", url=url)
         deadline = time.monotonic() + 30
         while not healthy(with_password, process.pid):
             assert process.poll() is None and time.monotonic() < deadline, "redis did not start"
             time.sleep(0.05)
-        assert not healthy(Health(kind="redis", url=plan.redis_address), process.pid)
-        with Redis.from_url(plan.redis_url, decode_responses=True) as client:
-            assert client.config_get("appendfsync") == {"appendfsync": APPENDFSYNC}
+        assert not healthy(Health(kind="redis", url=address), process.pid)
+        with Redis.from_url(url, decode_responses=True) as client:
+            assert client.config_get("appendfsync") == {"appendfsync": appendfsync}
             assert client.config_get("appendonly") == {"appendonly": "yes"}
     finally:
         process.terminate()

@@ -1,5 +1,6 @@
-"""Outside development mode the stack's Redis has a password, and every process of the stack
-(livekit-server, livekit-sip, the API, the dispatcher, a worker) works with it."""
+"""Outside development mode both Redis servers of the stack (Dialroom's and LiveKit's) have a
+password, and every process of the stack (livekit-server, livekit-sip, the API, the
+dispatcher, a worker) works with it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from redis import Redis
@@ -54,11 +56,11 @@ def test_a_production_stack_runs_on_a_redis_with_a_password(tmp_path: Path) -> N
         )
     try:
         state = wait_state(run_dir, process, output)
-        port = int(state.redis_url.rsplit(":", 1)[1].split("/")[0])
-        with pytest.raises(AuthenticationError), Redis(port=port) as anonymous:
-            anonymous.ping()
-        with Redis.from_url(state.redis_url) as client:
-            assert client.ping()
+        for url in (state.redis_url, state.livekit_redis_url):  # Dialroom's and LiveKit's
+            with pytest.raises(AuthenticationError), Redis(port=urlsplit(url).port) as anonymous:
+                anonymous.ping()
+            with Redis.from_url(url) as client:
+                assert client.ping()
         with urllib.request.urlopen(f"{state.api_url}/health/ready", timeout=10) as ready:
             assert json.load(ready) == {"status": "ok", "redis": "ok", "livekit": "ok"}
         assert PASSWORD not in output.read_text()  # printed nowhere

@@ -68,3 +68,18 @@ def test_a_killed_api_is_started_again_and_the_stack_stays_up(tmp_path: Path) ->
         assert "starting api again" in output
         assert stack.process.poll() is None
     assert stack.process.returncode == 0, "stopped when asked, and only then"
+
+
+def test_status_shows_dialrooms_redis_and_livekits_each_healthy(tmp_path: Path) -> None:
+    with running_stack(tmp_path / "stack", num_agents=0) as stack:
+        rows = status_output(stack).splitlines()
+        state = stack.state
+    (dialroom,) = [line for line in rows if " redis " in line]
+    (livekit,) = [line for line in rows if " livekit-redis " in line]
+    assert state.redis_url != state.livekit_redis_url
+    for row, url, role in (
+        (dialroom, state.redis_url, "Dialroom"),
+        (livekit, state.livekit_redis_url, "LiveKit"),
+    ):
+        assert url in row and role in row, row  # dev mode: no password in the URLs
+        assert "healthy" in row and "not healthy" not in row, row

@@ -13,12 +13,15 @@ from dialroom.call_status import TERMINAL, CallStatus, status_history
 from dialroom.dial import DialRequest
 from dialroom.settings import DEV_API_KEY, DEV_API_SECRET
 from tests.support.stack import RunningStack
+from tests.support.statuses import begin, walk
 
 CALLEE = "+15551234567"
 
 
 def place(stack: RunningStack, call_id: str, *, persona: str = "demo") -> DialRequest:
     request = DialRequest(call_id=call_id, to_number=CALLEE, persona=persona, caller_name="Sam")
+
+    mark_dispatched(stack, call_id, attempt=request.attempt)
 
     async def dispatch() -> None:
         async with api.LiveKitAPI(
@@ -35,6 +38,17 @@ def place(stack: RunningStack, call_id: str, *, persona: str = "demo") -> DialRe
 
     asyncio.run(dispatch())
     return request
+
+
+def mark_dispatched(stack: RunningStack, call_id: str, *, attempt: int = 1) -> None:
+    """The statuses the API and the dispatcher write before a dispatch: queued, then dialing."""
+
+    async def write() -> None:
+        async with redis.asyncio.Redis(port=stack.redis_port) as client:
+            await begin(client, call_id, attempt=attempt)
+            await walk(client, call_id, CallStatus.DIALING, attempt=attempt)
+
+    asyncio.run(write())
 
 
 def wait_terminal(stack: RunningStack, call_id: str, timeout: float = 90) -> list[CallStatus]:

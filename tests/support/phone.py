@@ -207,6 +207,29 @@ def start_dialing(
     return PhoneProcess(argv, result_dir=result_dir, name="dial")
 
 
+def start_recorded_dial(
+    uri: str,
+    folder: Path,
+    *,
+    hangup_after: float,
+    timeout: float = 60.0,
+    play: Sequence[tuple[Path, float]] = (),
+    from_user: str = "caller",
+) -> PhoneProcess:
+    """start_dialing with its result and what the phone hears (`heard.wav`) in `folder`, which
+    it makes: one folder a caller, for tests that place several calls."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return start_dialing(
+        uri,
+        result_dir=folder,
+        record=folder / "heard.wav",
+        hangup_after=hangup_after,
+        timeout=timeout,
+        play=play,
+        from_user=from_user,
+    )
+
+
 def dial(
     uri: str,
     *,
@@ -265,6 +288,20 @@ def start_answering(
         argv += ["--max-calls", str(max_calls)]
     argv += _script_argv(play, record, hangup_after, dtmf)
     return PhoneProcess(argv, result_dir=result_dir, name="answer")
+
+
+def answer_once(
+    port: int,
+    result_dir: Path,
+    *,
+    play: Sequence[tuple[Path, float]],
+    record: Path | None = None,
+) -> PhoneProcess:
+    """A callee who hears 180 Ringing for a second, answers one call (200 OK), says `play` and
+    stays on the line until the far end hangs up (90 s at most)."""
+    return start_answering(
+        port, result_dir=result_dir, ring_s=1.0, play=play, record=record, max_calls=1, duration=90
+    )
 
 
 def voice_windows(wav: Path, *, threshold: float = 0.01, window_s: float = 0.02) -> np.ndarray:

@@ -16,7 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from dialroom.paths import ROOT
+from dialroom.settings import DEV_DIALROOM_API_KEY
 from stack.state import StackState, read_state
 
 
@@ -34,6 +37,11 @@ class RunningStack:
     @property
     def redis_port(self) -> int:
         return int(self.state.redis_url.rsplit(":", 1)[1].split("/")[0])
+
+    def api_client(self) -> httpx.Client:
+        """A client of the stack's API, with the development key (`start.py up` in dev mode)."""
+        headers = {"X-API-Key": DEV_DIALROOM_API_KEY}
+        return httpx.Client(base_url=self.state.api_url, headers=headers, timeout=10)
 
     def log(self, name: str) -> str:
         return (self.run_dir / "logs" / f"{name}.log").read_text(errors="replace")

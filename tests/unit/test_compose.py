@@ -29,7 +29,7 @@ from api.settings import ApiSettings
 from dialroom.paths import ROOT
 from dialroom.settings import CommonSettings
 from dispatcher.settings import DispatcherSettings
-from stack.services import APPENDFSYNC
+from stack.services import APPENDFSYNC, LIVEKIT_APPENDFSYNC
 from stack.settings import StackSettings
 from worker.settings import ProviderKeys, WorkerSettings
 
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.unit
 
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
 ENV_EXAMPLE = ROOT / ".env.example"
-SERVICES = {"redis", "livekit", "sip", "api", "dispatcher", "worker"}
+SERVICES = {"redis", "livekit-redis", "livekit", "sip", "api", "dispatcher", "worker"}
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     CommonSettings,
     WorkerSettings,
@@ -91,7 +91,7 @@ def rendered_services() -> dict[str, Any]:
     return copy.deepcopy(_rendered_services())
 
 
-def test_compose_runs_the_six_services_on_the_host_network() -> None:
+def test_compose_runs_the_seven_services_on_the_host_network() -> None:
     services = rendered_services()
     assert set(services) == SERVICES
     assert {name: s.get("network_mode") for name, s in services.items()} == dict.fromkeys(
@@ -138,6 +138,33 @@ def test_api_dispatcher_and_worker_wait_for_healthy_livekit_and_redis(name: str)
     assert depends["redis"] == {"condition": "service_healthy"}
 
 
+@pytest.mark.parametrize("name", ["livekit", "sip"])
+def test_livekit_server_and_the_sip_bridge_wait_for_their_own_redis_only(name: str) -> None:
+    depends = rendered_services()[name]["depends_on"]
+    assert depends["livekit-redis"] == {"condition": "service_healthy"}
+    assert "redis" not in depends  # Dialroom's store: none of LiveKit's business
+
+
+def redis_port(service: dict[str, Any]) -> str:
+    command = service["command"]
+    return str(command[command.index("--port") + 1])
+
+
+def test_the_committed_livekit_configs_name_livekits_redis_not_dialrooms() -> None:
+    services = rendered_services()
+    dialroom, livekit = redis_port(services["redis"]), redis_port(services["livekit-redis"])
+    assert dialroom != livekit
+    assert services["api"]["environment"]["REDIS_URL"].endswith(f"@127.0.0.1:{dialroom}/0")
+    for config in (ROOT / "livekit.yaml", ROOT / "sip" / "config.yaml"):
+        address = yaml.safe_load(config.read_text())["redis"]["address"]
+        assert address == f"127.0.0.1:{livekit}", config.name
+    defaults = StackSettings.model_fields
+    assert (defaults["redis_port"].default, defaults["livekit_redis_port"].default) == (
+        int(dialroom),
+        int(livekit),
+    )
+
+
 @pytest.mark.parametrize(
     "missing", ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "API_KEYS", "REDIS_PASSWORD"]
 )
@@ -148,13 +175,26 @@ def test_compose_refuses_to_start_without_its_keys(tmp_path: Path, missing: str)
     assert f"set {missing} in .env" in done.stderr
 
 
-def test_redis_requires_the_password_and_fsyncs_as_start_py_does() -> None:
-    redis = rendered_services()["redis"]
+@pytest.mark.parametrize(
+    ("name", "appendfsync"), [("redis", APPENDFSYNC), ("livekit-redis", LIVEKIT_APPENDFSYNC)]
+)
+def test_redis_requires_the_password_and_fsyncs_as_start_py_does(
+    name: str, appendfsync: str
+) -> None:
+    redis = rendered_services()[name]
     command = redis["command"]
     assert command[command.index("--requirepass") + 1] == KEYS["REDIS_PASSWORD"]
-    assert command[command.index("--appendfsync") + 1] == APPENDFSYNC == "always"
-    # The healthcheck's redis-cli authenticates from REDISCLI_AUTH.
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == appendfsync
+    # The healthcheck's redis-cli authenticates from REDISCLI_AUTH, and asks this server.
     assert redis["environment"]["REDISCLI_AUTH"] == KEYS["REDIS_PASSWORD"]
+    assert f"-p {redis_port(redis)} ping" in redis["healthcheck"]["test"][1]
+
+
+def test_each_redis_keeps_its_data_in_its_own_volume() -> None:
+    services = rendered_services()
+    assert services["redis"]["volumes"] == ["redis-data:/data:rw"]
+    assert services["livekit-redis"]["volumes"] == ["livekit-redis-data:/data:rw"]
 
 
 @pytest.mark.parametrize("name", ["api", "dispatcher", "worker"])

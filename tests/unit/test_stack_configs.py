@@ -1,5 +1,6 @@
-"""The configs `start.py up` renders carry the Redis password to every Redis client, readable
-by this user only; the processes it starts get it in REDIS_URL."""
+"""The configs `start.py up` renders: two Redis servers (Dialroom's and LiveKit's own), the
+password carried to every Redis client, readable by this user only; Dialroom's processes get
+Dialroom's Redis in REDIS_URL, livekit-server and livekit-sip only LiveKit's."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import yaml
 from stack.ports import pick_free_ports
 from stack.services import (
     APPENDFSYNC,
+    LIVEKIT_APPENDFSYNC,
     StackPlan,
     render_livekit_config,
+    render_livekit_redis_config,
     render_redis_config,
     render_sip_config,
     stack_services,
@@ -34,32 +37,70 @@ def plan_in(run_dir: Path, password: str) -> StackPlan:
     )
 
 
-def test_livekit_server_and_the_sip_bridge_get_the_redis_password(tmp_path: Path) -> None:
+def conf(path: Path) -> dict[str, str]:
+    """A redis.conf as {directive: its value}."""
+    return dict(line.split(" ", 1) for line in path.read_text().splitlines())
+
+
+def test_livekit_server_and_the_sip_bridge_use_livekits_own_redis(tmp_path: Path) -> None:
     plan = plan_in(tmp_path, PASSWORD)
+    assert plan.ports.livekit_redis != plan.ports.redis
     for config in (render_livekit_config(plan), render_sip_config(plan)):
         redis = yaml.safe_load(config.read_text())["redis"]
-        assert redis == {"address": f"127.0.0.1:{plan.ports.redis}", "password": PASSWORD}
+        assert redis == {"address": f"127.0.0.1:{plan.ports.livekit_redis}", "password": PASSWORD}
         assert config.stat().st_mode & 0o077 == 0, f"{config.name} is readable by others"
 
 
-def test_redis_runs_with_the_password_and_the_chosen_fsync(tmp_path: Path) -> None:
-    text = render_redis_config(plan_in(tmp_path, PASSWORD)).read_text().splitlines()
-    assert f"requirepass {PASSWORD}" in text
-    assert f"appendfsync {APPENDFSYNC}" in text and "appendonly yes" in text
+def test_the_two_redis_servers_have_their_own_port_data_and_fsync(tmp_path: Path) -> None:
+    plan = plan_in(tmp_path, PASSWORD)
+    dialroom = conf(render_redis_config(plan))
+    livekit = conf(render_livekit_redis_config(plan))
+    assert (dialroom["port"], livekit["port"]) == (
+        str(plan.ports.redis),
+        str(plan.ports.livekit_redis),
+    )
+    assert dialroom["dir"] != livekit["dir"]
+    assert (dialroom["appendfsync"], livekit["appendfsync"]) == (APPENDFSYNC, LIVEKIT_APPENDFSYNC)
+    assert APPENDFSYNC == "always"  # a 202 from the API means the call is on disk
+    for config in (dialroom, livekit):
+        assert config["requirepass"] == PASSWORD
+        assert config["appendonly"] == "yes"  # LiveKit's holds the SIP trunks and rules
+        assert config["bind"] == "127.0.0.1"
 
 
-def test_every_dialroom_process_gets_the_password_in_redis_url(tmp_path: Path) -> None:
+def test_only_dialroom_processes_get_dialrooms_redis_in_redis_url(tmp_path: Path) -> None:
     plan = plan_in(tmp_path, PASSWORD)
     url = f"redis://:{PASSWORD}@127.0.0.1:{plan.ports.redis}/0"
     services = {s.name: s for s in stack_services(plan)}
-    for name in ("livekit-sip", "api", "dispatcher", "worker-1"):
+    for name in ("api", "dispatcher", "worker-1"):
         assert services[name].env["REDIS_URL"] == url, name
-    assert PASSWORD not in services["redis"].address  # what `up` and `status` print
-    assert PASSWORD not in " ".join(services["redis"].argv)  # `ps` shows argv
+    assert "REDIS_URL" not in services["livekit-sip"].env  # its Redis is in its config
+    for name in ("redis", "livekit-redis"):
+        assert PASSWORD not in services[name].address  # what `up` and `status` print
+        assert PASSWORD not in " ".join(services[name].argv)  # `ps` shows argv
+
+
+def test_each_redis_is_started_before_its_clients_and_checked_with_the_password(
+    tmp_path: Path,
+) -> None:
+    plan = plan_in(tmp_path, PASSWORD)
+    services = stack_services(plan)
+    names = [s.name for s in services]
+    assert names.index("redis") < names.index("api")
+    assert names.index("livekit-redis") < names.index("livekit-server")
+    health = {s.name: s.health for s in services}
+    assert health["redis"] is not None and health["redis"].url == plan.redis_url
+    assert health["livekit-redis"] is not None
+    assert health["livekit-redis"].url == (
+        f"redis://:{PASSWORD}@127.0.0.1:{plan.ports.livekit_redis}/0"
+    )
 
 
 def test_without_a_password_nothing_asks_for_one(tmp_path: Path) -> None:
     plan = plan_in(tmp_path, "")
     assert "requirepass" not in render_redis_config(plan).read_text()
+    assert "requirepass" not in render_livekit_redis_config(plan).read_text()
     assert "password" not in yaml.safe_load(render_sip_config(plan).read_text())["redis"]
+    assert "password" not in yaml.safe_load(render_livekit_config(plan).read_text())["redis"]
     assert plan.redis_url == f"redis://127.0.0.1:{plan.ports.redis}/0"
+    assert plan.livekit_redis_url == f"redis://127.0.0.1:{plan.ports.livekit_redis}/0"

@@ -1,0 +1,1 @@
+"""Alembic migrations of the call history (run by `dialroom.history.migrate`)."""
