@@ -18,7 +18,7 @@ from dialroom.call_status import CallStatus
 from dialroom.calls import Direction
 from dialroom.history import CallFilter
 
-Name = Annotated[str | None, Query(max_length=64, pattern=r"^[\w.-]+$")]
+Name = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
 def _iso_only(value: object) -> object:

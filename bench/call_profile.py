@@ -98,6 +98,8 @@ def thread_table(
     lines = [f"threads (CPU over the window, all threads {100 * total / seconds:.1f} % of a core):"]
     for name, cpu in by_name.most_common(TOP):
         lines.append(f"  {100 * cpu / seconds:6.1f} %  {name}")
+    if gone := len(before.keys() - after.keys()):
+        lines.append(f"  ({gone} threads ended inside the window, the call with them: not counted)")
     return lines
 
 

@@ -142,6 +142,7 @@ def main(
 ) -> None:
     """Place rounds of 1, 2, 3, ... simultaneous calls until one fails (or replies crawl)."""
     run_dir = run_dir.resolve()
+    quiet_load = ", ".join(f"{x:.2f}" for x in os.getloadavg())  # before this run adds its own
     env = {"MAX_CALLS_PER_WORKER": str(max_calls)}  # warm processes: one per line, the default
     counts = sorted({1, *range(step, max_calls + 1, step), max_calls})
     profile_at = min((c for c in counts if c >= profile_at), default=max_calls)
@@ -196,7 +197,7 @@ def main(
         + (f" ({baseline:.2f} s)" if baseline else "")
         + f": {within_p95} call(s); without a failed call: {no_drops}"
         + (f" (at {last.calls}: {'; '.join(last.failures)})" if last.failures else "")
-        + f"; {os.cpu_count()} CPUs, load average {load}"
+        + f"; {os.cpu_count()} CPUs, load average {quiet_load} at the start, {load} at the end"
     )
     if profile.summary:
         console.print(f"profile at {profile_at} calls: {profile.summary}", highlight=False)

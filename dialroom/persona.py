@@ -135,7 +135,11 @@ def prompt_path(prompt: str, prompts_dir: Path = PROMPTS_DIR) -> Path:
 
 def _read_yaml(path: Path) -> dict[str, object]:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise PersonaError(
+            path, "", f"not UTF-8 text (byte {err.start}): save it as UTF-8"
+        ) from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else ""

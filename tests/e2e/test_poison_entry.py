@@ -23,6 +23,7 @@ from dialroom.dial import OutboundCall
 from dialroom.paths import ROOT
 from dispatcher.entries import MAX_TRIES
 from tests.e2e.conftest import FIXTURES
+from tests.support.dispatching import poison_yaml
 from tests.support.phone import answer_once
 from tests.support.stack import RunningStack, start_stack
 
@@ -65,10 +66,8 @@ def wait_for(client: httpx.Client, call_id: str, status: str, timeout: float = 9
 
 
 async def queue_poison(stack: RunningStack, agents: Path) -> str:
-    """A persona saved as Latin-1 (an edit in another editor), and a call queued for it."""
-    demo = (agents / "demo.yaml").read_text()
-    legacy = demo.replace("name: demo", "name: legacy") + "\n# Café Zoë\n"
-    (agents / "legacy.yaml").write_bytes(legacy.encode("latin-1"))
+    """A persona file the YAML parser crashes on (RecursionError), and a call queued for it."""
+    (agents / "legacy.yaml").write_text(poison_yaml())
     redis = Redis.from_url(stack.state.redis_url, decode_responses=True)
     try:
         order = OutboundCall(to_number="+14155550123", persona="legacy")
@@ -91,7 +90,7 @@ def test_the_call_after_a_poison_entry_is_dialed_and_answered(
         good = accepted.json()["call_id"]
 
         failed = wait_for(client, poison, "failed")
-        assert f"({MAX_TRIES} tries): UnicodeDecodeError" in failed["detail"]
+        assert f"({MAX_TRIES} tries): RecursionError" in failed["detail"]
         answered = wait_for(client, good, "completed")
         result = phone.result(timeout=30)
     assert [e["status"] for e in answered["history"]][:4] == [

@@ -20,29 +20,36 @@ from dispatcher.health import status_path
 from dispatcher.service import Dispatcher
 from dispatcher.stream import FAILURES
 from tests.integration.test_campaign_dispatch import calls_of, start_campaign
-from tests.support.dispatching import dispatched, eventually, is_, place, settings_for, status
+from tests.support.dispatching import (
+    dispatched,
+    eventually,
+    is_,
+    place,
+    poison_yaml,
+    settings_for,
+    status,
+)
 from tests.support.stack import RunningStack
 from tests.support.statuses import begin, walk
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 
-def agents_with_a_latin1_persona(tmp_path: Path) -> Path:
-    """The demo persona, and `legacy`: the same persona saved as Latin-1, not UTF-8."""
+def agents_with_a_poison_persona(tmp_path: Path) -> Path:
+    """The demo persona, and `legacy`, whose YAML nests deeper than the parser can recurse:
+    reading it raises RecursionError, an exception nobody plans for."""
     agents = tmp_path / "agents"
     agents.mkdir()
-    demo = (ROOT / "agents" / "demo.yaml").read_text()
-    (agents / "demo.yaml").write_text(demo)
-    legacy = demo.replace("name: demo", "name: legacy") + "\n# Café Zoë\n"
-    (agents / "legacy.yaml").write_bytes(legacy.encode("latin-1"))
+    (agents / "demo.yaml").write_text((ROOT / "agents" / "demo.yaml").read_text())
+    (agents / "legacy.yaml").write_text(poison_yaml())
     return agents
 
 
 async def test_a_poison_entry_fails_its_call_and_the_next_call_is_dispatched(
     stack: RunningStack, redis_url: str, store: Redis, tmp_path: Path
 ) -> None:
-    agents = agents_with_a_latin1_persona(tmp_path)
-    poison = await place(store, persona="legacy")  # reading its rules raises UnicodeDecodeError
+    agents = agents_with_a_poison_persona(tmp_path)
+    poison = await place(store, persona="legacy")  # reading its rules raises RecursionError
     after = await place(store)
     settings = settings_for(stack, redis_url, agents_dir=agents)
 
@@ -50,7 +57,7 @@ async def test_a_poison_entry_fails_its_call_and_the_next_call_is_dispatched(
 
     failed = await current_status(store, poison)
     assert failed is not None and failed.status == CallStatus.FAILED
-    assert f"({MAX_TRIES} tries): UnicodeDecodeError" in (failed.detail or "")
+    assert f"({MAX_TRIES} tries): RecursionError" in (failed.detail or "")
     assert await dispatched(stack, poison) == []
     assert await status(store, after) == CallStatus.DIALING
     assert len(await dispatched(stack, after)) == 1

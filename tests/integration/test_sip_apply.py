@@ -48,7 +48,7 @@ dispatch:
 def livekit_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     run_dir = tmp_path_factory.mktemp("livekit")
     with redis_server(run_dir / "redis", appendonly=False) as redis_port:
-        ports = dataclasses.replace(pick_free_ports(0), redis=redis_port)
+        ports = dataclasses.replace(pick_free_ports(0), livekit_redis=redis_port)
         plan = StackPlan(
             ports=ports,
             num_agents=0,

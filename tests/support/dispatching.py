@@ -101,3 +101,9 @@ def is_(store: Redis, call_id: str, wanted: CallStatus) -> Callable[[], Awaitabl
 async def stream_empty(store: Redis) -> bool:
     """Every queued call has been taken off the dial queue."""
     return int(await store.xlen(dial_queue.QUEUE_STREAM)) == 0
+
+
+def poison_yaml(depth: int = 50_000) -> str:
+    """A persona file the YAML parser itself crashes on (RecursionError): a queue entry that
+    fails with an exception nobody planned for."""
+    return "name: legacy\nflow: " + "[" * depth + "]" * depth + "\n"

@@ -1,9 +1,8 @@
 """History fixtures: a fresh database per test, SQLite or PostgreSQL (`history_url`).
 
-Import them into a test module (`from tests.support.history import history, history_url,
-postgres_admin_url`). `history_url` is parametrized over both engines; the PostgreSQL server
-starts once per session, and each test gets a database of its own on it.
-"""
+Loaded for every test by `tests/conftest.py` (`pytest_plugins`). `history_url` is
+parametrized over both engines; the PostgreSQL server starts once per session, only when a
+test asks for it, and each test gets a database of its own on it."""
 
 from __future__ import annotations
 

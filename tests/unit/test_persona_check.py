@@ -7,6 +7,8 @@ with its file, its field and the words that say how to fix it, by the loader and
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -78,3 +80,13 @@ def test_personas_list_shows_providers_and_errors() -> None:
     [good] = [line for line in result.stdout.splitlines() if " good " in line]
     assert "+15551230000" in good and "local" in good and "flow" in good
     assert "stt.provider: Input should be 'azure', 'openai' or 'local'" in result.stdout
+
+
+def test_a_persona_saved_in_another_encoding_is_a_persona_error(tmp_path: Path) -> None:
+    demo = (ROOT / "agents" / "demo.yaml").read_text()
+    legacy = demo.replace("name: demo", "name: legacy") + "\n# Café Zoë\n"
+    (tmp_path / "legacy.yaml").write_bytes(legacy.encode("latin-1"))
+
+    with pytest.raises(PersonaError) as caught:
+        load_persona("legacy", agents_dir=tmp_path)
+    assert "legacy.yaml" in str(caught.value) and "not UTF-8" in str(caught.value)

@@ -9,32 +9,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stack.ports import pick_free_ports
 from stack.services import (
     APPENDFSYNC,
     LIVEKIT_APPENDFSYNC,
-    StackPlan,
     render_livekit_config,
     render_livekit_redis_config,
     render_redis_config,
     render_sip_config,
     stack_services,
 )
+from tests.support.stack_plan import plan_in
 
 pytestmark = pytest.mark.unit
 PASSWORD = "a-redis-password-1234"
-
-
-def plan_in(run_dir: Path, password: str) -> StackPlan:
-    return StackPlan(
-        ports=pick_free_ports(1),
-        num_agents=1,
-        api_key="key",
-        api_secret="secret",
-        run_dir=run_dir,
-        agent_name="dialroom",
-        redis_password=password,
-    )
 
 
 def conf(path: Path) -> dict[str, str]:
@@ -43,7 +30,7 @@ def conf(path: Path) -> dict[str, str]:
 
 
 def test_livekit_server_and_the_sip_bridge_use_livekits_own_redis(tmp_path: Path) -> None:
-    plan = plan_in(tmp_path, PASSWORD)
+    plan = plan_in(tmp_path, redis_password=PASSWORD)
     assert plan.ports.livekit_redis != plan.ports.redis
     for config in (render_livekit_config(plan), render_sip_config(plan)):
         redis = yaml.safe_load(config.read_text())["redis"]
@@ -52,7 +39,7 @@ def test_livekit_server_and_the_sip_bridge_use_livekits_own_redis(tmp_path: Path
 
 
 def test_the_two_redis_servers_have_their_own_port_data_and_fsync(tmp_path: Path) -> None:
-    plan = plan_in(tmp_path, PASSWORD)
+    plan = plan_in(tmp_path, redis_password=PASSWORD)
     dialroom = conf(render_redis_config(plan))
     livekit = conf(render_livekit_redis_config(plan))
     assert (dialroom["port"], livekit["port"]) == (
@@ -69,7 +56,7 @@ def test_the_two_redis_servers_have_their_own_port_data_and_fsync(tmp_path: Path
 
 
 def test_only_dialroom_processes_get_dialrooms_redis_in_redis_url(tmp_path: Path) -> None:
-    plan = plan_in(tmp_path, PASSWORD)
+    plan = plan_in(tmp_path, redis_password=PASSWORD)
     url = f"redis://:{PASSWORD}@127.0.0.1:{plan.ports.redis}/0"
     services = {s.name: s for s in stack_services(plan)}
     for name in ("api", "dispatcher", "worker-1"):
@@ -83,7 +70,7 @@ def test_only_dialroom_processes_get_dialrooms_redis_in_redis_url(tmp_path: Path
 def test_each_redis_is_started_before_its_clients_and_checked_with_the_password(
     tmp_path: Path,
 ) -> None:
-    plan = plan_in(tmp_path, PASSWORD)
+    plan = plan_in(tmp_path, redis_password=PASSWORD)
     services = stack_services(plan)
     names = [s.name for s in services]
     assert names.index("redis") < names.index("api")
@@ -97,7 +84,7 @@ def test_each_redis_is_started_before_its_clients_and_checked_with_the_password(
 
 
 def test_without_a_password_nothing_asks_for_one(tmp_path: Path) -> None:
-    plan = plan_in(tmp_path, "")
+    plan = plan_in(tmp_path)
     assert "requirepass" not in render_redis_config(plan).read_text()
     assert "requirepass" not in render_livekit_redis_config(plan).read_text()
     assert "password" not in yaml.safe_load(render_sip_config(plan).read_text())["redis"]
