@@ -1,4 +1,4 @@
-"""Dispatching again an inbound call that no worker took.
+"""Dispatching again an inbound call that no worker took, and ending one none will take.
 
 An inbound call's room is made by livekit-sip, and livekit-server creates its agent dispatch
 from the SIP dispatch rule (`sip/provision.py`). It offers the job once: when no worker is
@@ -12,6 +12,12 @@ with a SIP participant (the caller) whose dispatch for our agent has had no job 
 created again with the same metadata, which makes livekit-server offer it afresh. Nothing is
 done while no worker has a free line: the next look, once one has, dispatches it. Outbound
 calls' rooms carry a `DialRequest` in their dispatch and are left to `dispatcher.redispatch`.
+
+A caller must not ring for long, though: a carrier gives up after its own ring timeout, and
+until then the caller hears nothing. A call whose room is `INBOUND_WAIT_S` old and still has
+no job (no worker alive, or every dispatch failed) is ended by deleting its room while the
+bridge is still ringing, which livekit-sip turns into `486 Busy Here` (as `WHEN_FULL=reject`
+does); it leaves a call record with outcome `no_worker` and a warning without the number.
 """
 
 from __future__ import annotations
@@ -23,48 +29,63 @@ from livekit import api
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from dialroom.dial import DialRequest
+from dialroom.calls import CallRecord, save_call_record
+from dialroom.dial import DialRequest, InboundDispatch
 from dialroom.worker_lines import free_lines
 
 logger = logging.getLogger("dialroom.dispatcher")
 
 INBOUND_PREFIX = "call-"  # the room prefix of the SIP dispatch rules Dialroom writes
 GRACE_S = 3.0  # a dispatch this old with no job was not taken (a job is made in milliseconds)
+NO_WORKER = "no_worker"  # the outcome of a call ended here
 
 
 async def redispatch_inbound(
-    redis: Redis, lk: api.LiveKitAPI, *, agent_name: str, now: float | None = None
+    redis: Redis,
+    lk: api.LiveKitAPI,
+    *,
+    agent_name: str,
+    wait_s: float,
+    now: float | None = None,
 ) -> int:
-    """Dispatch again every waiting inbound call's untaken dispatch; return how many."""
+    """Dispatch again every waiting inbound call's untaken dispatch, and end every call that
+    waited `wait_s` with none taken; return how many were dispatched again."""
     now = time.time() if now is None else now
     rooms = (await lk.room.list_rooms(api.ListRoomsRequest())).rooms
     again = 0
     for room in rooms:
         if not room.name.startswith(INBOUND_PREFIX) or room.num_participants != 1:
             continue  # the caller alone; an agent in the room makes two (a live call)
-        untaken = await _untaken(lk, room.name, agent_name, now)
-        if untaken is None or not await _caller_waiting(lk, room.name):
+        untaken = await _untaken(lk, room.name, agent_name)
+        caller = await _caller(lk, room.name) if untaken else None
+        if caller is None:
             continue
-        if await free_lines(redis) <= 0:
-            return again  # no worker could take it now; the next look tries again
-        await _dispatch_again(lk, untaken)
-        again += 1
+        if now - _opened_s(room) >= wait_s:
+            await _end(redis, lk, room, untaken[0], caller, now)
+        elif all(now - _created_s(d) >= GRACE_S for d in untaken) and await free_lines(redis) > 0:
+            await _dispatch_again(lk, untaken[0])
+            again += 1
     return again
 
 
-async def _untaken(
-    lk: api.LiveKitAPI, room: str, agent_name: str, now: float
-) -> api.AgentDispatch | None:
-    """The room's inbound dispatch for our agent, if no job was ever made for it."""
+async def _untaken(lk: api.LiveKitAPI, room: str, agent_name: str) -> list[api.AgentDispatch]:
+    """The room's inbound dispatches for our agent, if no job was ever made for any of them."""
     ours = [
         d
         for d in await lk.agent_dispatch.list_dispatch(room_name=room)
         if d.agent_name == agent_name
     ]
     if any(d.state.jobs for d in ours) or any(_outbound(d) for d in ours):
-        return None
-    waiting = [d for d in ours if now - d.state.created_at / 1e9 >= GRACE_S]
-    return waiting[0] if len(waiting) == len(ours) and waiting else None
+        return []
+    return ours
+
+
+def _opened_s(room: api.Room) -> float:
+    return room.creation_time_ms / 1000 or float(room.creation_time)
+
+
+def _created_s(dispatch: api.AgentDispatch) -> float:
+    return dispatch.state.created_at / 1e9  # livekit-server stamps it in nanoseconds
 
 
 def _outbound(dispatch: api.AgentDispatch) -> bool:
@@ -75,9 +96,10 @@ def _outbound(dispatch: api.AgentDispatch) -> bool:
     return True
 
 
-async def _caller_waiting(lk: api.LiveKitAPI, room: str) -> bool:
+async def _caller(lk: api.LiveKitAPI, room: str) -> api.ParticipantInfo | None:
     found = await lk.room.list_participants(api.ListParticipantsRequest(room=room))
-    return any(p.kind == api.ParticipantInfo.Kind.SIP for p in found.participants)
+    callers = [p for p in found.participants if p.kind == api.ParticipantInfo.Kind.SIP]
+    return callers[0] if callers else None
 
 
 async def _dispatch_again(lk: api.LiveKitAPI, dispatch: api.AgentDispatch) -> None:
@@ -87,4 +109,46 @@ async def _dispatch_again(lk: api.LiveKitAPI, dispatch: api.AgentDispatch) -> No
             agent_name=dispatch.agent_name, room=dispatch.room, metadata=dispatch.metadata
         )
     )
-    logger.warning("inbound room %s: no worker took its call; dispatched again", dispatch.room)
+    logger.warning(  # the dispatch, not the room: a room's name carries the caller's number
+        "inbound call of dispatch %s: no worker took its call; dispatched again", dispatch.id
+    )
+
+
+async def _end(
+    redis: Redis,
+    lk: api.LiveKitAPI,
+    room: api.Room,
+    dispatch: api.AgentDispatch,
+    caller: api.ParticipantInfo,
+    now: float,
+) -> None:
+    """Turn the caller away unanswered (486 Busy Here) and leave the call in the history."""
+    await lk.room.delete_room(api.DeleteRoomRequest(room=room.name))
+    record = _record(room, dispatch, caller, now)
+    await save_call_record(redis, record)
+    logger.warning(
+        "inbound call %s: no worker took it within %.0f s; ended (486 Busy Here)",
+        record.call_id,
+        record.duration_s,
+        extra={"call_id": record.call_id, "persona": record.persona},
+    )
+
+
+def _record(
+    room: api.Room, dispatch: api.AgentDispatch, caller: api.ParticipantInfo, now: float
+) -> CallRecord:
+    try:
+        inbound = InboundDispatch.from_metadata(dispatch.metadata)
+    except ValidationError:
+        inbound = InboundDispatch()
+    return CallRecord(
+        call_id=inbound.call_id,
+        persona=inbound.persona or "",  # nobody routed it; the rule's default persona if any
+        direction="inbound",
+        room=room.name,
+        caller_number=caller.attributes.get("sip.phoneNumber") or None,
+        called_number=caller.attributes.get("sip.trunkPhoneNumber") or None,
+        started_at=_opened_s(room),
+        ended_at=now,
+        outcome=NO_WORKER,
+    )

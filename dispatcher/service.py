@@ -186,7 +186,12 @@ class Dispatcher:
         """Dispatch again what no worker took: outbound calls, then inbound ones."""
         try:
             await redispatch_untaken(self.redis, lk, self.settings)
-            await redispatch_inbound(self.redis, lk, agent_name=self.settings.agent_name)
+            await redispatch_inbound(
+                self.redis,
+                lk,
+                agent_name=self.settings.agent_name,
+                wait_s=self.settings.inbound_wait_s,
+            )
         except (*TRANSIENT, api.TwirpError, DispatchRefused) as err:
             logger.warning("looking for untaken dispatches failed (%s); later", err)
 

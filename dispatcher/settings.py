@@ -28,6 +28,12 @@ class DispatcherSettings(CommonSettings):
         gt=0,
         description="A dialing call's dispatch no worker took this long is dispatched again",
     )
+    inbound_wait_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="An inbound call no worker took this long is ended unanswered (486 Busy "
+        "Here); keep it well under the carrier's ring timeout",
+    )
     answered_timeout_s: float = Field(
         default=3600.0, gt=0, description="An answered call with no end reported this long fails"
     )

@@ -33,7 +33,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_stack(tmp_path_factory.mktemp("no-workers"), num_agents=0)
+    # A worker starting on a loaded machine may take longer than the default INBOUND_WAIT_S.
+    env = {"INBOUND_WAIT_S": "80"}
+    running = start_stack(tmp_path_factory.mktemp("no-workers"), num_agents=0, env=env)
     yield running
     running.stop()
 
