@@ -7,6 +7,8 @@ each other's keys.
 The call history's fixtures (`history`, `history_url`: SQLite and PostgreSQL) come from
 `tests/support/history.py`; every process a test starts writes its history to a throwaway
 SQLite file unless the test names a database, never to the checkout's `.run/dialroom.db`.
+Each test gets a history of its own (`own_history`), so the calls a stack of an earlier
+test archived never show up in another test's listing.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -37,3 +40,10 @@ def redis_url(redis_port: int) -> str:
     with redis.Redis(port=redis_port) as client:
         client.flushall()
     return f"redis://127.0.0.1:{redis_port}/0"
+
+
+@pytest.fixture(autouse=True)
+def own_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test's processes (an API under TestClient, a dispatcher it starts) write their
+    history here; stacks shared by a module keep the session's throwaway file."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/history.db")
