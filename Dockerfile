@@ -21,11 +21,12 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY . .
 RUN pip install --no-deps .
 
-# Non-root; the worker-slots folder is where compose mounts the volume whose file locks
-# give each worker replica its own HTTP port (a new volume takes this owner).
+# Non-root. Compose mounts named volumes on these folders, and a new volume takes the owner of
+# the folder it is mounted on: worker-slots (file locks giving each worker replica its own
+# HTTP port), recordings (RECORDINGS_DIR) and /data (the SQLite call history).
 RUN useradd --create-home --uid 10001 dialroom \
-    && mkdir -p /var/lib/dialroom/worker-slots \
-    && chown dialroom:dialroom /var/lib/dialroom/worker-slots
+    && mkdir -p /var/lib/dialroom/worker-slots /var/lib/dialroom/recordings /data \
+    && chown dialroom:dialroom /var/lib/dialroom/worker-slots /var/lib/dialroom/recordings /data
 USER dialroom
 
 CMD ["python", "-m", "worker.main", "start"]

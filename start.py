@@ -33,7 +33,8 @@ from dialroom.settings import (
 from sip.cli import sip_app
 from stack.health import describe
 from stack.install import InstallError, ensure_installed
-from stack.ports import busy_ports, pick_free_ports
+from stack.nodes import MAX_NODES, busy_node_ports, layout_nodes, pick_free_nodes
+from stack.ports import NodePorts, StackPorts, busy_ports, pick_free_ports
 from stack.run import run_stack
 from stack.services import StackPlan
 from stack.settings import StackSettings
@@ -101,6 +102,15 @@ def up(
     compose: Annotated[
         bool, typer.Option(help="Run with `docker compose` instead of processes.")
     ] = False,
+    nodes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_NODES,
+            help="LiveKit nodes (livekit-server + livekit-sip, an API and a dispatcher each) "
+            "on 127.0.0.2, 127.0.0.3, ...; 1: everything on 127.0.0.1.",
+        ),
+    ] = 1,
 ) -> None:
     """Start Dialroom's Redis, LiveKit's Redis, livekit-server, livekit-sip, the API, the
     dispatcher and NUM_AGENTS workers, then wait.
@@ -124,6 +134,7 @@ def up(
             f"port(s) already in use: {names}; stop what uses them, "
             "change the ports in .env, or pass --auto-ports"
         )
+    cluster = plan_nodes(ports, nodes, auto_ports=auto_ports)
     try:
         ensure_installed(lambda text: None)
     except InstallError as err:
@@ -139,6 +150,7 @@ def up(
         dev_outbound_address=settings.sip_dev_outbound_address,
         worker_drain_s=settings.worker_drain_s,
         redis_password=settings.redis_password,
+        nodes=cluster,
     )
     try:
         with console.status("starting") as spinner:
@@ -197,6 +209,17 @@ def announce(state: StackState) -> None:
         )
     console.print(f"Call the demo persona from a softphone: [bold]{state.sip_uri}[/]")
     console.print("Ctrl-C stops everything.", style="dim")
+
+
+def plan_nodes(ports: StackPorts, count: int, *, auto_ports: bool) -> tuple[NodePorts, ...]:
+    """No nodes for one (the stack on 127.0.0.1); else each node's address and ports."""
+    if count == 1:
+        return ()
+    cluster = pick_free_nodes(ports, count) if auto_ports else layout_nodes(ports, count)
+    if busy := busy_node_ports(cluster):
+        names = ", ".join(f"{name} {port}" for name, port in busy.items())
+        raise fail(f"node port(s) already in use: {names}; stop what uses them or --auto-ports")
+    return cluster
 
 
 def _check_api_settings(dev: bool) -> None:
@@ -352,13 +375,15 @@ def _run_scenario(path: Path) -> int:
     """A scenario in text mode: each line and reply, then what failed (exit 1) or `passed`."""
     import asyncio
 
-    from tests.support.scenarios import ScenarioError, check, load_scenario, run_text
+    from callcheck.scenario import ScenarioError, agents_dir_near, check, load_scenario
+    from callcheck.text_run import run_text
 
     try:
         scenario = load_scenario(path)
     except ScenarioError as err:
         raise fail(escape(str(err))) from err
-    outcome = asyncio.run(run_text(scenario))
+    agents_dir = agents_dir_near(path, scenario.persona)
+    outcome = asyncio.run(run_text(scenario, agents_dir=agents_dir))
     console.print(f"[bold cyan]{scenario.persona}:[/] {escape(outcome.greeting)}")
     tools_per_turn = outcome.tools or []
     for turn, reply, tools in zip(scenario.turns, outcome.replies, tools_per_turn, strict=False):
@@ -372,6 +397,58 @@ def _run_scenario(path: Path) -> int:
     if not problems:
         console.print(f"[green]passed[/] {path.name}")
     return 1 if problems else 0
+
+
+@app.command("check-call")
+def check_call(
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario file (YAML).", exists=True, dir_okay=False)
+    ],
+    to: Annotated[
+        str | None,
+        typer.Option(help="SIP URI to call (default: the stack `up` runs, the persona's number)."),
+    ] = None,
+    run_dir: Annotated[Path | None, typer.Option(help="The run directory of `up`.")] = None,
+    keep: Annotated[
+        Path | None, typer.Option(help="Keep the call's audio and phone log in this folder.")
+    ] = None,
+) -> None:
+    """Call a running stack over real SIP with a scenario file and check what comes back.
+
+    The phone says each `turns[].say` line (spoken by the local piper voice) once the agent
+    has finished talking, records the agent, and transcribes it with the local Whisper. It
+    checks the words the greeting and each reply must hold (`greeting`, `turns[].heard`,
+    `heard`), the tools called (`turns[].tools`, `tools`: read from the call record through
+    the API of a stack `up` runs here; over another `--to` address they are "not checked"),
+    whether the agent hangs up (`hangs_up`), and the latency limits measured at the phone:
+    `max_greeting_s` (media up -> first audio) and `max_voice_to_voice_p95_s` (end of each
+    caller line -> first audio of the reply). One table row a turn; exit 1 on any failure.
+
+    A scenario file (the format of tests/scenarios/*.yaml), e.g.:
+    persona: demo | greeting: [which day] | max_greeting_s: 2.0 |
+    max_voice_to_voice_p95_s: 2.5 | turns: [{say: "Tuesday, please.", heard: [tuesday],
+    tools: [end_call]}] | hangs_up: true
+
+    Examples: `python start.py check-call tests/scenarios/demo_books_tuesday.yaml`,
+    `python start.py check-call my.yaml --to sip:+14155550123@sip.example.com`.
+    CHECK_CALL_API_KEY: an API key for a stack not started with --dev.
+    """
+    from callcheck.check import check_call as run_check_call
+    from callcheck.scenario import ScenarioError
+
+    settings = load_settings()
+    try:
+        code = run_check_call(
+            scenario,
+            to=to,
+            run_dir=(run_dir or settings.run_dir).resolve(),
+            keep=keep.resolve() if keep else None,
+            out=console,
+            err=err_console,
+        )
+    except ScenarioError as err:
+        raise fail(escape(str(err))) from err
+    raise typer.Exit(code)
 
 
 if __name__ == "__main__":

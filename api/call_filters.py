@@ -1,9 +1,9 @@
 """The filters a call listing, an export and the stats share, as query parameters.
 
 `?direction=inbound&persona=demo&outcome=lines_busy&status=completed&campaign=...&number=4567
-&since=2026-11-01T00:00:00Z&until=...`: each one narrows. `number` is a whole E.164 number
-(`+14155550123`, caller or called) or, digits alone, the last digits of either. A time without
-a timezone is UTC.
+&since=2026-11-01T00:00:00Z&until=...&has_recording=true`: each one narrows. `number` is a
+whole E.164 number (`+14155550123`, caller or called) or, digits alone, the last digits of
+either. A time without a timezone is UTC.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ def call_filter(
     ] = None,
     since: Annotated[Moment | None, Query(description="Calls started at or after")] = None,
     until: Annotated[Moment | None, Query(description="Calls started before")] = None,
+    has_recording: Annotated[
+        bool | None, Query(description="Finished calls with (true) or without a recording")
+    ] = None,
 ) -> CallFilter:
     return CallFilter(
         direction=direction,
@@ -58,6 +61,7 @@ def call_filter(
         number=number,
         since=_seconds(since),
         until=_seconds(until),
+        has_recording=has_recording,
     )
 
 

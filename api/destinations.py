@@ -93,6 +93,8 @@ class DestinationGate:
         callees = enumerate(body.callees)
         rows = [(("body", "callees", i, "to_number"), c.to_number) for i, c in callees]
         errors = self._numbers(rows)
+        if body.callback_url is not None:
+            errors += self._callback(body.callback_url, (from_loc[0], "callback_url"))
         if body.from_number is not None:
             errors += await self._caller_id(body.persona, body.from_number, from_loc)
         _raise(errors)
@@ -101,9 +103,9 @@ class DestinationGate:
         refused = ((loc, self.policy.refusal(number)) for loc, number in numbers)
         return [_item(loc, why, "destination_refused") for loc, why in refused if why]
 
-    def _callback(self, url: str) -> list[ErrorItem]:
+    def _callback(self, url: str, loc: Loc = ("body", "callback_url")) -> list[ErrorItem]:
         why = self.outbound.literal_refusal(urlsplit(url).hostname or "")
-        return [_item(("body", "callback_url"), why, "callback_refused")] if why else []
+        return [_item(loc, why, "callback_refused")] if why else []
 
     async def _caller_id(self, persona: str, from_number: str, loc: Loc) -> list[ErrorItem]:
         trunk = self._trunk(persona)

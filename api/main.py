@@ -15,11 +15,12 @@ from fastapi import Depends, FastAPI
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import console
 from api.body_limit import BodyLimitMiddleware
 from api.destinations import CallerIds, DestinationGate
 from api.errors import plain_http_error
 from api.query import single_valued_query
-from api.routes import calls, campaigns, dnc, health, metrics, stats
+from api.routes import callers, calls, campaigns, dnc, health, metrics, recordings, stats
 from api.settings import ApiSettings
 from dialroom.history import open_history
 
@@ -54,8 +55,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(calls.router)
+    app.include_router(recordings.router)
     app.include_router(campaigns.router)
     app.include_router(dnc.router)
+    app.include_router(callers.router)
     app.include_router(metrics.router)
     app.include_router(stats.router)
+    app.include_router(console.router)
     return app

@@ -95,15 +95,18 @@ class OutboundCallBody(OutboundCall):
     @field_validator("callback_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            _HTTP_URL.validate_python(value)
-        except ValidationError as err:
-            raise PydanticCustomError(
-                "url", "callback_url must be an http:// or https:// URL"
-            ) from err
-        return value
+        return http_callback(value)
+
+
+def http_callback(value: str | None) -> str | None:
+    """A callback_url (a call's or a campaign's) is an http(s) URL."""
+    if value is None:
+        return None
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError as err:
+        raise PydanticCustomError("url", "callback_url must be an http:// or https:// URL") from err
+    return value
 
 
 class CallAccepted(BaseModel):
@@ -177,6 +180,11 @@ class CampaignBody(CampaignSpec):
     def _from_number(cls, value: str | None) -> str | None:
         return e164(value) if value is not None else None
 
+    @field_validator("callback_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return http_callback(value)
+
 
 class CsvSettings(BaseModel):
     """A campaign's settings as query parameters: only with a `text/csv` body."""
@@ -189,6 +197,7 @@ class CsvSettings(BaseModel):
     days: str | None = Field(default=None, max_length=40, description="mon,tue,...")
     start: str | None = Field(default=None, max_length=5, description="HH:MM")
     end: str | None = Field(default=None, max_length=5, description="HH:MM")
+    callback_url: str | None = Field(default=None, max_length=2000)
 
 
 class CampaignCreated(BaseModel):

@@ -41,10 +41,10 @@ from bench.call_profile import CallProfile
 from bench.capacity_levels import P95_GROWTH, Level, Round, report, sustained
 from bench.first_call import CALLER_LINE, CallTiming, measure, speech_span
 from bench.process_tree import PARTS, SAMPLE_S, PartSampler
+from callcheck.phone import PhoneError, start_dialing
 from dialroom.paths import ROOT
 from tests.support.cloud_fakes import FakeCloud
 from tests.support.cloud_persona import CLOUD_PERSONA, cloud_persona
-from tests.support.phone import PhoneError, start_dialing
 from tests.support.stack import RunningStack, start_stack
 
 PLAY_AT_S = 7.0  # the caller speaks this long after media starts (the greeting is over)

@@ -30,9 +30,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from callcheck.phone import CallResult, PhoneError, dial
+from callcheck.voice import first_voice_offset, voice_windows
 from dialroom.paths import ROOT
 from dialroom.persona import Persona, load_persona
-from tests.support.phone import CallResult, PhoneError, dial, first_voice_offset, voice_windows
 from tests.support.stack import RunningStack, running_stack
 
 PERSONA = "demo"  # the caller line below answers this persona's question

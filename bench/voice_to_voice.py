@@ -36,18 +36,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.first_call import WINDOW_S, speech_span, summary
+from callcheck.phone import CallResult, PhoneError
+from callcheck.scenario import Outcome, Scenario, ScenarioError, Turn
+from callcheck.voice import first_voice_offset, voice_windows
 from dialroom.paths import AGENTS_DIR, ROOT
 from dialroom.persona import Persona, load_persona
 from tests.support.fixtures import CALLER_LINES
-from tests.support.phone import CallResult, PhoneError, first_voice_offset, voice_windows
-from tests.support.scenarios import (
-    Outcome,
-    Scenario,
-    ScenarioError,
-    Turn,
-    rendered,
-    run_call,
-)
+from tests.support.scenarios import rendered, run_call
 from tests.support.stack import running_stack
 
 PERSONA = "voice-to-voice"

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
+from dialroom.recordings import RecordingRef
+
 CALL_KEY = "dialroom:call:{call_id}"
 # sorted sets, call id -> end time: the records Redis holds (trimmed as they expire), and those
 # not yet in the call history (`dispatcher.archive` takes each out once it is)
@@ -21,6 +23,7 @@ class TranscriptLine(BaseModel):
     role: Literal["caller", "agent"]
     text: str
     at: float
+    persona: str | None = None  # who the caller was talking to (several after a hand-off)
 
 
 class TurnLatency(BaseModel):
@@ -62,6 +65,37 @@ class ToolCall(BaseModel):
     at: float
 
 
+class GuardEvent(BaseModel):
+    """A sentence the output guard kept from being spoken (persona `guard:`): which rule it
+    broke and the few words that broke it, not the sentence itself."""
+
+    model_config = ConfigDict(frozen=True)
+    at: float
+    turn: int  # the agent's line it was in (1: the first the agent spoke)
+    rule: str  # the `guard.banned` entry, as written
+    matched: str  # the text the rule matched (at most 80 characters)
+    replaced_with: str
+
+
+class McpConnection(BaseModel):
+    """An MCP server the persona names, as the call found it at its start."""
+
+    model_config = ConfigDict(frozen=True)
+    url: str
+    connected: bool
+    tools: list[str] = []  # what the LLM was offered (after `allowed_tools`)
+    error: str | None = None  # why it was not reached: the call went on without its tools
+
+
+class PersonaPart(BaseModel):
+    """One persona's part of a call: the first from the start, the next from its hand-off."""
+
+    model_config = ConfigDict(frozen=True)
+    persona: str
+    from_s: float  # seconds into the call it took over (0: it answered)
+    context: Literal["full", "summary"] | None = None  # what it was told (None: the first)
+
+
 class VoicemailCheck(BaseModel):
     """Who answered an outbound call (persona `voicemail:`), and what the agent did about it."""
 
@@ -94,6 +128,13 @@ class CallRecord(BaseModel):
     summary: str | None = None  # post_call.summary
     extracted: dict[str, Any] = {}  # post_call.extract: field -> value (None: not found)
     voicemail: VoicemailCheck | None = None  # outbound calls of personas with `voicemail:`
+    guard_events: list[GuardEvent] = []  # sentences the persona's `guard:` replaced
+    mcp: list[McpConnection] = []  # the persona's `tools.mcp` servers at the call's start
+    recording: RecordingRef | None = None  # the call's audio (persona `recording:`)
+    personas: list[PersonaPart] = []  # each persona's part, when one handed the call on
+    # persona `memory:`: the call's summary and fields are kept as a note on the other party's
+    # number for this many days (`dialroom.history.memory`); None: not kept
+    memory_keep_days: float | None = None
 
     @property
     def duration_s(self) -> float:

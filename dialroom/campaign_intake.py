@@ -140,6 +140,7 @@ def _request(spec: CampaignSpec, callee: Callee) -> DialRequest:
         from_number=spec.from_number,
         variables=callee.variables,
         max_attempts=spec.max_attempts,
+        callback_url=spec.callback_url,  # each call's status webhooks, as a single call's
         call_id=new_call_id(),
     )
 

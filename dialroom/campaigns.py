@@ -75,6 +75,9 @@ class CampaignSettings(BaseModel):
     )
     concurrency: int = Field(default=1, ge=1, le=100, description="Its calls in flight at once")
     max_attempts: int = Field(default=1, ge=1, le=10, description="Per call; busy / no-answer")
+    callback_url: str | None = Field(
+        default=None, max_length=2000, description="Receives each of its calls' status webhooks"
+    )
 
 
 class CampaignSpec(CampaignSettings):

@@ -26,15 +26,20 @@ from dialroom.persona_schema import (
     CallingHours,
     FlowStep,
     Greeting,
+    Guard,
+    Handoff,
     HttpTool,
     JsonType,
     Limits,
     LLMConfig,
+    McpServer,
+    Memory,
     OutboundRules,
     Persona,
     PostCall,
     SilenceLimits,
     SpeechConfig,
+    STTConfig,
     Tools,
     TransferTool,
     TurnConfig,
@@ -49,16 +54,21 @@ __all__ = [
     "CallingHours",
     "FlowStep",
     "Greeting",
+    "Guard",
+    "Handoff",
     "HttpTool",
     "JsonType",
     "LLMConfig",
     "Limits",
+    "McpServer",
+    "Memory",
     "OutboundRules",
     "Persona",
     "PersonaError",
     "PostCall",
     "SilenceLimits",
     "SpeechConfig",
+    "STTConfig",
     "Tools",
     "TransferTool",
     "TurnConfig",
@@ -114,6 +124,8 @@ def load_persona(
         raise PersonaError(path, field, _explain(first)) from err
     _check_references(persona, path, prompts_dir)
     _check_http_tools(persona, path)
+    _check_mcp_servers(persona, path)
+    _check_handoffs(persona, path, agents_dir)
     return persona
 
 
@@ -166,6 +178,8 @@ def _check_references(persona: Persona, path: Path, prompts_dir: Path) -> None:
     texts += _flow_says(persona.flow, known)
     if persona.voicemail and persona.voicemail.message:
         texts.append(("voicemail.message", persona.voicemail.message, known))
+    if persona.recording and persona.recording.consent_message:
+        texts.append(("recording.consent_message", persona.recording.consent_message, known))
     if persona.prompt:
         try:
             prompt_file = prompt_path(persona.prompt, prompts_dir)
@@ -178,6 +192,20 @@ def _check_references(persona: Persona, path: Path, prompts_dir: Path) -> None:
         unknown = {n for n in names(text) - usable if not n.startswith(SIP_HEADER_PREFIX)}
         if unknown:
             raise PersonaError(path, field, _unknown_variables(unknown, usable))
+        if "caller_memory" in names(text) and not (persona.memory and persona.memory.enabled):
+            raise PersonaError(path, field, "{caller_memory} needs `memory: {enabled: true}`")
+
+
+def _check_handoffs(persona: Persona, path: Path, agents_dir: Path) -> None:
+    """A hand-off target is another persona file (its own mistakes are its own report)."""
+    for i, handoff in enumerate(persona.handoff):
+        if not persona_path(handoff.persona, agents_dir).is_file():
+            known = ", ".join(n for n in available(agents_dir) if n != persona.name) or "none"
+            raise PersonaError(
+                path,
+                f"handoff.{i}.persona",
+                f"unknown persona `{handoff.persona}` (available: {known})",
+            )
 
 
 def _flow_says(flow: tuple[FlowStep, ...], known: set[str]) -> list[tuple[str, str, set[str]]]:
@@ -233,6 +261,14 @@ def _check_http_tools(persona: Persona, path: Path) -> None:
         for header, env_name in tool.secret_headers.items():
             if problem := _secret_problem(env_name):
                 raise PersonaError(path, f"{where}.secret_headers.{header}", problem)
+
+
+def _check_mcp_servers(persona: Persona, path: Path) -> None:
+    """An MCP server's headers name secrets exactly as an HTTP tool's `secret_headers` do."""
+    for i, server in enumerate(persona.tools.mcp):
+        for header, env_name in server.headers.items():
+            if problem := _secret_problem(env_name):
+                raise PersonaError(path, f"tools.mcp.{i}.headers.{header}", problem)
 
 
 def _url_problem(tool: HttpTool) -> str | None:

@@ -9,14 +9,24 @@ re-exports these models: services import them from there.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
+from dialroom.guard_rules import compile_rule, compile_rules, first_match
 from dialroom.templates import IDENTIFIER, is_identifier
 
 # Variables a prompt or greeting may use without the persona collecting them.
-CALL_VARIABLES = frozenset({"caller_number", "called_number", "caller_name", "persona"})
+CALL_VARIABLES = frozenset(
+    {"caller_number", "called_number", "caller_name", "persona", "caller_memory"}
+)
 # Inbound SIP headers the bridge passes on (`X-Customer-ID` -> {sip_h_x_customer_id}); any name
 # with this prefix is allowed, and one the call does not carry is empty.
 SIP_HEADER_PREFIX = "sip_h_"
@@ -36,6 +46,17 @@ class SpeechConfig(_Strict):
     endpoint: str | None = None
 
 
+class STTConfig(SpeechConfig):
+    """Speech to text: the turn ends on Dialroom's VAD and endpointing, not the provider's."""
+
+    # azure: Azure's own end-of-phrase silence (Speech_SegmentationSilenceTimeoutMs); its
+    # final transcript comes this long after the caller stops.
+    segmentation_silence_ms: int = Field(default=300, ge=100, le=5000)
+    # a streaming STT (azure): a turn that ends before the provider's final takes its latest
+    # interim text, so the reply never waits for the provider's segmentation
+    end_turn_on_interim: bool = True
+
+
 class LLMConfig(_Strict):
     provider: Literal["openai", "azure_openai", "flow"]
     model: str | None = None
@@ -53,6 +74,10 @@ class TurnConfig(_Strict):
     max_endpointing_s: float = Field(default=3.0, ge=0, le=10)
     interruptions: bool = True
     detection: Literal["vad", "model"] = "vad"
+    # the LLM starts on the final transcript, before the turn is decided (a flow never needs it)
+    preemptive_generation: bool = True
+    # ... and synthesizes its first sentence too: faster, but pays TTS for replies thrown away
+    preemptive_tts: bool = False
 
 
 class SilenceLimits(_Strict):
@@ -84,11 +109,14 @@ class FlowStep(_Strict):
     send_dtmf: str | None = Field(
         default=None, pattern=r"^[0-9*#A-D]+$", description="keys to press after saying it"
     )
+    handoff: str | None = Field(
+        default=None, description="after saying it, hand the caller to this persona (`handoff:`)"
+    )
 
     @model_validator(mode="after")
     def _actions_follow_a_say(self) -> FlowStep:
-        if (self.transfer or self.send_dtmf) and self.say is None:
-            raise ValueError("`transfer` and `send_dtmf` go on a `say` step")
+        if (self.transfer or self.send_dtmf or self.handoff) and self.say is None:
+            raise ValueError("`transfer`, `send_dtmf` and `handoff` go on a `say` step")
         return self
 
     @model_validator(mode="after")
@@ -142,11 +170,39 @@ class HttpTool(_Strict):
     timeout_s: float = Field(default=5.0, gt=0, le=30)
 
 
+class McpServer(_Strict):
+    """An MCP server whose tools the LLM may call (`worker/tools/mcp.py`)."""
+
+    url: str = Field(pattern=r"^https?://[^/\s]+", description="http(s)://host[:port]/path")
+    transport: Literal["streamable_http", "sse"] = "streamable_http"
+    # header name -> NAME of a TOOL_SECRET_* environment variable holding the value, as HTTP tools
+    headers: dict[str, str] = Field(default_factory=dict)
+    # only these of the server's tools (None: all it lists)
+    allowed_tools: tuple[str, ...] | None = Field(default=None, min_length=1)
+    timeout_s: float = Field(default=5.0, gt=0, le=30)  # to connect at call start, and per call
+
+
+class Handoff(_Strict):
+    """A persona this one may hand the caller to, in the same call (`worker/handoff.py`)."""
+
+    persona: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="a file in agents/")
+    when: str = Field(default="", description="what the LLM reads: when to hand over")
+
+
+class Memory(_Strict):
+    """Returning callers: a note of each call (its summary and extracted fields) is kept per
+    number, and the next call from that number reads it as `{caller_memory}`."""
+
+    enabled: bool = True
+    keep_days: float = Field(default=90.0, gt=0, le=3650)
+
+
 class Tools(_Strict):
     end_call: bool = True
     transfer: TransferTool | None = None
     dtmf: bool = False
     http: tuple[HttpTool, ...] = ()
+    mcp: tuple[McpServer, ...] = ()
 
 
 class PostCall(_Strict):
@@ -176,6 +232,15 @@ class OutboundRules(_Strict):
     trunk: str | None = Field(default=None, min_length=1)
 
 
+class Recording(_Strict):
+    """Record the call in stereo (caller left, agent right) as Ogg/Opus; the caller hears
+    `consent_message` first, before the greeting. Without this section RECORDING_ENABLED
+    (and RECORDING_CONSENT_MESSAGE) decide."""
+
+    enabled: bool = True
+    consent_message: str | None = Field(default=None, description="Said first; {variables}")
+
+
 class Voicemail(_Strict):
     """Outbound calls only: listen to who answers (answering machine detection) before the
     greeting, and what to do when it is a machine."""
@@ -190,11 +255,37 @@ class Voicemail(_Strict):
         return self
 
 
+def _banned_rule(rule: str) -> str:
+    compile_rule(rule)  # ValueError: a bad /pattern/ or an empty phrase
+    return rule
+
+
+class Guard(_Strict):
+    """What the agent must never say: each sentence is checked before the TTS gets it, and
+    one that breaks a rule is replaced (`dialroom.guard_rules`, `worker/guard.py`)."""
+
+    banned: tuple[Annotated[str, AfterValidator(_banned_rule)], ...] = ()
+    replace_with: str = Field(default="Sorry, I can't help with that.", min_length=1)
+    # also ask the persona's own LLM about each sentence, against `policy` (worker/guard_judge.py)
+    judge: bool = False
+    policy: str | None = Field(default=None, min_length=1, description="what the judge refuses")
+
+    @model_validator(mode="after")
+    def _replacement_is_allowed(self) -> Guard:
+        if not self.banned and not self.judge:
+            raise ValueError("a guard needs `banned` rules, `judge: true`, or both")
+        if self.policy and not self.judge:
+            raise ValueError("`policy` is what the judge checks: set `judge: true` too")
+        if found := first_match(compile_rules(self.banned), self.replace_with):
+            raise ValueError(f"`replace_with` is itself banned by `{found.rule}`")
+        return self
+
+
 class Persona(_Strict):
     name: str
     language: str = "en-US"
     numbers: tuple[str, ...] = ()
-    stt: SpeechConfig
+    stt: STTConfig
     llm: LLMConfig
     tts: SpeechConfig
     prompt: str | None = Field(default=None, description="Markdown file in prompts/")
@@ -206,6 +297,11 @@ class Persona(_Strict):
     post_call: PostCall = PostCall()
     outbound: OutboundRules = OutboundRules()
     voicemail: Voicemail | None = None
+    guard: Guard | None = None
+    recording: Recording | None = None  # None: RECORDING_ENABLED decides
+    handoff: tuple[Handoff, ...] = ()  # personas this one may hand the caller to
+    handoff_context: Literal["full", "summary"] = "full"  # what the next persona is told
+    memory: Memory | None = None  # returning callers (`{caller_memory}`)
     # {variables} the persona expects from API callers and campaign columns -> default value
     variables: dict[str, str] = Field(default_factory=dict)
 
@@ -235,6 +331,31 @@ class Persona(_Strict):
             raise ValueError("flow: the first step must be a `collect` (the greeting asks it)")
         if self.llm.provider != "flow" and self.prompt is None:
             raise ValueError("an LLM persona needs `prompt:` (a file in prompts/)")
+        return self
+
+    @model_validator(mode="after")
+    def _guard_fits(self) -> Persona:
+        if self.guard is None:
+            return self
+        if self.guard.judge and self.llm.provider == "flow":
+            raise ValueError("guard.judge asks the persona's LLM: a `flow` persona has none")
+        rules = compile_rules(self.guard.banned)
+        greetings = {"inbound": self.greeting.inbound, "outbound": self.greeting.outbound}
+        for which, text in greetings.items():
+            if text and (found := first_match(rules, text)):
+                raise ValueError(f"greeting.{which} is banned by guard rule `{found.rule}`")
+        return self
+
+    @model_validator(mode="after")
+    def _handoffs_are_listed(self) -> Persona:
+        targets = [h.persona for h in self.handoff]
+        if self.name in targets:
+            raise ValueError("handoff: a persona cannot hand the caller to itself")
+        if len(set(targets)) != len(targets):
+            raise ValueError("handoff: a persona is listed twice")
+        for step in self.flow:
+            if step.handoff and step.handoff not in targets:
+                raise ValueError(f"a flow step hands off to `{step.handoff}`: list it in handoff")
         return self
 
     @model_validator(mode="after")

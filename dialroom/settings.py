@@ -7,6 +7,7 @@ from the environment or `.env`, and a bad value stops the process at start-up wi
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +46,19 @@ class CommonSettings(BaseSettings):
         description="The call history: sqlite+aiosqlite:///FILE or postgresql+asyncpg://...; "
         "empty: the SQLite file .run/dialroom.db of this checkout",
     )
+    recordings_dir: Path = Field(
+        default=ROOT / ".run" / "recordings", description="Folder of call recordings"
+    )
+    recordings_url: str = Field(
+        default="",
+        description="s3://bucket/prefix: keep recordings in S3-compatible storage, not the folder",
+    )
+    s3_endpoint_url: str = Field(
+        default="", description="S3-compatible endpoint (MinIO, ...); empty: AWS"
+    )
+    s3_region: str = Field(default="us-east-1", description="Region of RECORDINGS_URL's bucket")
+    s3_access_key_id: str = Field(default="", description="Empty: boto3's default credentials")
+    s3_secret_access_key: str = Field(default="", description="Secret for S3_ACCESS_KEY_ID")
     agent_name: str = Field(default="dialroom", description="Name workers register under")
     default_persona: str = Field(default="demo", description="Persona used when none is named")
     agents_dir: Path = Field(default=AGENTS_DIR, description="Folder of persona YAML files")
@@ -64,6 +78,18 @@ class CommonSettings(BaseSettings):
     def _ws_url(cls, value: str) -> str:
         if not value.startswith(("ws://", "wss://", "http://", "https://")):
             raise ValueError("must start with ws://, wss://, http:// or https://")
+        return value
+
+    @field_validator("recordings_dir", mode="before")
+    @classmethod
+    def _default_dir_when_empty(cls, value: object) -> object:
+        return ROOT / ".run" / "recordings" if value == "" else value  # `RECORDINGS_DIR=`
+
+    @field_validator("recordings_url")
+    @classmethod
+    def _s3_url(cls, value: str) -> str:
+        if value and not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?$", value):
+            raise ValueError("must be s3://bucket or s3://bucket/prefix (or empty: RECORDINGS_DIR)")
         return value
 
     @property

@@ -11,8 +11,10 @@ import sys
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from dialroom.history import open_history
+from dialroom.recordings import open_recordings
 from dialroom.settings import configure_logging, settings_or_exit
 from dispatcher.archive import Archiver
+from dispatcher.call_events import CallEventSource
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 
@@ -30,6 +32,8 @@ async def serve(settings: DispatcherSettings) -> None:
         history,
         record_ttl_s=settings.call_record_ttl_s,
         retention_days=settings.retention_days,
+        recordings=open_recordings(settings),
+        on_archived=CallEventSource(redis, url=settings.webhook_url).on_archived,
     )
     dispatcher = Dispatcher(settings, redis=redis, archiver=archiver)
     loop = asyncio.get_running_loop()

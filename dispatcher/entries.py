@@ -36,6 +36,7 @@ from dialroom.metrics import observe_dial_latency
 from dialroom.redact import mask_number
 from dialroom.worker_lines import free_lines
 from dispatcher import webhooks
+from dispatcher.call_metrics import observe_queue_wait
 from dispatcher.dispatch import TRANSIENT, DispatchRefused, dispatch_once
 from dispatcher.health import Loops, backoff_s
 from dispatcher.rules import CallRules, Closed, closed_now, rules_for
@@ -226,6 +227,7 @@ class EntryHandler:
             logger.info("call %s stopped waiting for LiveKit", request.call_id, extra=fields)
         elif created:
             await observe_dial_latency(self.redis, max(0.0, time.time() - job.due_at))
+            await observe_queue_wait(self.redis, request, due_at=job.due_at)
             logger.info(
                 "call %s dispatched: attempt %d to %s",
                 request.call_id,

@@ -2,7 +2,9 @@
 
 The dispatch loop takes queue entries one at a time (`dispatcher.entries` handles each); the
 campaign feeder releases campaign calls into the queue; the status sweep follows dispatched
-calls to their end (`dispatcher.watch`); the webhook loop starts deliveries; the redispatch
+calls to their end (`dispatcher.watch`); the webhook loop starts deliveries, and the events loop
+turns newly live calls into `call.started` and delivers call events (`dispatcher.call_events`,
+`dispatcher.event_delivery`); the redispatch
 loop dispatches again what no worker took; the archive loop moves finished calls into the
 history (`dispatcher.archive`). Each runs under `dispatcher.health`: an exception
 is logged, the loop backs off and goes on, and the health file says which loop is stuck.
@@ -26,9 +28,11 @@ from redis.exceptions import RedisError
 from dialroom.outbound_http import OutboundPolicy
 from dispatcher import webhooks
 from dispatcher.archive import Archiver
+from dispatcher.call_events import CallEventSource
 from dispatcher.campaigns import feed_campaigns
 from dispatcher.dispatch import TRANSIENT, DispatchRefused
 from dispatcher.entries import EntryHandler
+from dispatcher.event_delivery import EventSender
 from dispatcher.health import REPORT_EVERY_S, Loops
 from dispatcher.inbound import redispatch_inbound
 from dispatcher.redispatch import redispatch_untaken
@@ -57,6 +61,7 @@ class Dispatcher:
         self.settings = settings
         self.redis = redis
         self.archiver = archiver
+        self.event_source = CallEventSource(redis, url=settings.webhook_url)
         self.stream = DialStream(
             redis, consumer=settings.consumer, claim_idle_ms=int(settings.claim_idle_s * 1000)
         )
@@ -106,13 +111,22 @@ class Dispatcher:
                 max_attempts=self.settings.webhook_max_attempts,
                 backoff_s=self.settings.webhook_backoff_s,
             )
+            events = EventSender(
+                self.redis,
+                http,
+                url=self.settings.webhook_url,
+                secret=self.settings.webhook_secret,
+                max_attempts=self.settings.webhook_max_attempts,
+                backoff_s=self.settings.webhook_backoff_s,
+            )
             self._log_ready()
-            background = self._start_loops(lk, sender, burst=burst)
+            background = self._start_loops(lk, sender, events, burst=burst)
             try:
                 await self._forever("dispatch", partial(self._dispatch_step, lk, burst=burst), 0)
                 await sweep(self.redis, self.settings)
+                await self._events_step(events)
                 await sender.deliver_due()
-                await sender.drain()
+                await asyncio.gather(sender.drain(), events.drain())
             finally:
                 self._stopping.set()
                 for task in background:
@@ -128,16 +142,24 @@ class Dispatcher:
             self.settings.max_concurrent_per_trunk,
         )
         if not self.settings.webhook_secret:
-            logger.warning("WEBHOOK_SECRET is not set: callback_url requests go unsigned")
+            logger.warning(
+                "WEBHOOK_SECRET is not set: callback_url and WEBHOOK_URL requests go unsigned"
+            )
 
     def _start_loops(
-        self, lk: api.LiveKitAPI, sender: webhooks.WebhookSender, *, burst: bool
+        self,
+        lk: api.LiveKitAPI,
+        sender: webhooks.WebhookSender,
+        events: EventSender,
+        *,
+        burst: bool,
     ) -> list[asyncio.Task[None]]:
         """Every loop but the dispatch loop, each supervised (`dispatcher.health`)."""
         every = self.settings.poll_interval_s
         loops = {
             "sweep": (partial(sweep, self.redis, self.settings), every),
             "webhooks": (sender.deliver_due, every),  # starts deliveries; never waits for them
+            "events": (partial(self._events_step, events), every),  # call.started / .ended
             "redispatch": (partial(self._redispatch, lk), REDISPATCH_EVERY_S),
         }
         if not burst:  # a burst feeds campaigns in its dispatch loop, so none is missed
@@ -181,6 +203,11 @@ class Dispatcher:
             return not burst
         await self.entries.handle(lk, job)
         return True
+
+    async def _events_step(self, events: EventSender) -> None:
+        """Newly live calls into `call.started` events, then every due event on its way."""
+        await self.event_source.step()
+        await events.deliver_due()
 
     async def _redispatch(self, lk: api.LiveKitAPI) -> None:
         """Dispatch again what no worker took: outbound calls, then inbound ones."""

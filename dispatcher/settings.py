@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
+from dialroom.outbound_http import OutboundPolicy
 from dialroom.settings import CommonSettings
 
 
@@ -63,8 +65,13 @@ class DispatcherSettings(CommonSettings):
     webhook_secret: str = Field(
         default="", description="Signs callback_url requests (HMAC-SHA256); empty: unsigned"
     )
+    webhook_url: str = Field(
+        default="",
+        description="Receives call.started and call.ended for every call, signed like "
+        "callback_url (WEBHOOK_SECRET); empty: no call events",
+    )
     webhook_max_attempts: int = Field(
-        default=8, ge=1, le=30, description="Tries per status webhook before it is given up"
+        default=8, ge=1, le=30, description="Tries per webhook or call event before it is given up"
     )
     webhook_backoff_s: float = Field(
         default=1.0, gt=0, description="Wait after a webhook's first failed try; doubles per try"
@@ -77,6 +84,25 @@ class DispatcherSettings(CommonSettings):
     retention_days: float = Field(
         default=90, gt=0, description="Calls older than this are pruned from the history daily"
     )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str, info: ValidationInfo) -> str:
+        """An http(s) URL whose host, if an address literal, the outbound policy allows."""
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        policy = OutboundPolicy(
+            allow_loopback=bool(info.data.get("dialroom_dev")),
+            allowed_hosts=frozenset(
+                h.strip().lower() for h in info.data.get("outbound_allowed_hosts", "").split(",")
+            ),
+        )
+        if (why := policy.literal_refusal(parts.hostname)) is not None:
+            raise ValueError(why)
+        return value
 
     @property
     def consumer(self) -> str:

@@ -38,6 +38,7 @@ from redis.asyncio import Redis
 from dialroom.call_status import HISTORY_KEY, StatusEvent
 from dialroom.dial import DialRequest
 from dialroom.dial_queue import load_request
+from dialroom.metrics import WEBHOOK_FAILURES_KEY, count
 from dialroom.outbound_http import OutboundPolicy, guarded_transport
 from dialroom.webhooks import WebhookEvent, signed_headers
 
@@ -50,6 +51,7 @@ LEASE_S = 60.0  # longer than a slot wait plus a POST; a dead holder's calls com
 POST_DEADLINE_S = 10.0  # one POST, connect to the answer's last byte
 HOST_CONNECTIONS = 4  # POSTs at once to one receiver
 SLOT_WAIT_S = 30.0  # a POST waiting this long for its receiver's slot counts as a failed try
+CALLBACK_URL = "callback_url"  # the `target` label of /metrics' webhook failures
 
 # Marks a call due now if its history has entries not yet delivered (NX: a call already
 # waiting keeps its backoff). KEYS: state, history, due. ARGV: call id, now.
@@ -61,8 +63,8 @@ end
 return 0
 """
 
-# Takes due calls, leasing each until ARGV[2]. KEYS: due. ARGV: now, lease end, limit.
-_CLAIM = """
+# Takes due members, leasing each until ARGV[2]. KEYS: due. ARGV: now, lease end, limit.
+CLAIM_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
 for _, call_id in ipairs(due) do
     redis.call('ZADD', KEYS[1], 'XX', ARGV[2], call_id)
@@ -92,6 +94,11 @@ async def wake(redis: Redis, call_id: str) -> None:
         call_id,
         time.time(),
     )
+
+
+async def count_failure(redis: Redis, target: str, *, given_up: bool) -> None:
+    """One failed try (to be retried, or the last: the event is given up), for /metrics."""
+    await count(redis, WEBHOOK_FAILURES_KEY, (target, "given_up" if given_up else "retried"))
 
 
 def retry_delay(backoff_s: float, tries: int) -> float:
@@ -151,7 +158,7 @@ class WebhookSender:
         self.secret, self.max_attempts, self.backoff_s = secret, max_attempts, backoff_s
         self.deadline_s = deadline_s
         self._hosts = HostSlots(per_host)
-        self._claim = redis.register_script(_CLAIM)
+        self._claim = redis.register_script(CLAIM_DUE)
         self._finish = redis.register_script(_FINISH)
         self._running: dict[str, asyncio.Task[None]] = {}
 
@@ -200,7 +207,9 @@ class WebhookSender:
                 await self.redis.hset(state_key, mapping={"sent": sent + 1, "tries": 0})
                 continue
             tries += 1
-            if tries >= self.max_attempts:
+            given_up = tries >= self.max_attempts
+            await count_failure(self.redis, CALLBACK_URL, given_up=given_up)
+            if given_up:
                 logger.error(
                     "webhook %s (%s) given up after %d tries",
                     event.event_id,

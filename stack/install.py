@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dialroom.paths import cache_dir
+from stack.install_browser import ensure_browser
+from stack.install_helm import ensure_helm
 
 # Debian packages: the Redis server, and the C libraries livekit-sip links against (cgo).
 APT_PACKAGES = ("redis-server", "pkg-config", "libopus-dev", "libopusfile-dev", "libsoxr-dev")
@@ -202,10 +204,12 @@ def ensure_installed(progress: Progress, *, test_tools: bool = False) -> list[st
     if missing := missing_apt_packages(wanted):
         install_apt_packages(missing, progress)
         done.append(f"apt: {' '.join(missing)}")
+    done += ensure_browser(progress) if test_tools else []  # the console's browser tests
     for binary in GO_BINARIES:
         if not binary.path.is_file():
             build_go_binary(binary, progress)
             done.append(f"built {binary.name} {binary.version}")
+    done += ensure_helm(progress) if test_tools else []  # the Helm chart's checks
     progress("checking offline speech models")
     check_speech_models()
     return done

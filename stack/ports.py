@@ -38,12 +38,34 @@ class StackPorts:
         return ports
 
 
-def is_free(port: int, *, udp: bool = True) -> bool:
+@dataclass(frozen=True)
+class NodePorts:
+    """One LiveKit node of a cluster (`stack.nodes`): its own loopback address, as a separate
+    host would have, and its own ports where the binaries bind every interface."""
+
+    index: int  # 1, 2, ...
+    host: str
+    livekit: int
+    livekit_rtc_tcp: int  # livekit-server binds it on every interface
+    livekit_rtc_udp: PortRange
+    sip: int
+    sip_rtp: PortRange
+    sip_health: int  # livekit-sip v1.8.0 binds it on every interface
+    api: int
+
+    def single_ports(self) -> dict[str, int]:
+        named = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {
+            f"{k}-{self.index}": v for k, v in named.items() if isinstance(v, int) and k != "index"
+        }
+
+
+def is_free(port: int, *, udp: bool = True, host: str = HOST) -> bool:
     kinds = [socket.SOCK_STREAM, socket.SOCK_DGRAM] if udp else [socket.SOCK_STREAM]
     for kind in kinds:
         with socket.socket(socket.AF_INET, kind) as sock:
             try:
-                sock.bind((HOST, port))
+                sock.bind((host, port))
             except OSError:
                 return False
     return True
@@ -63,7 +85,7 @@ def pick_free_ports(num_agents: int, *, rng: random.Random | None = None) -> Sta
     """Free ports for a whole stack: singles from the OS, media ranges from random free runs."""
     rng = rng or random.Random()
     taken: set[int] = set()
-    singles = [_free_single(taken) for _ in range(7)]
+    singles = [free_single(taken) for _ in range(7)]
     worker_base = _free_run(num_agents, taken, rng)
     return StackPorts(
         redis=singles[0],
@@ -74,12 +96,12 @@ def pick_free_ports(num_agents: int, *, rng: random.Random | None = None) -> Sta
         api=singles[5],
         livekit_redis=singles[6],
         worker_base=worker_base,
-        livekit_rtc_udp=_free_range(MEDIA_PORTS, taken, rng),
-        sip_rtp=_free_range(MEDIA_PORTS, taken, rng),
+        livekit_rtc_udp=free_range(MEDIA_PORTS, taken, rng),
+        sip_rtp=free_range(MEDIA_PORTS, taken, rng),
     )
 
 
-def _free_single(taken: set[int]) -> int:
+def free_single(taken: set[int]) -> int:
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((HOST, 0))
@@ -99,6 +121,6 @@ def _free_run(size: int, taken: set[int], rng: random.Random) -> int:
     raise RuntimeError(f"no run of {size} free ports found on {HOST}")
 
 
-def _free_range(size: int, taken: set[int], rng: random.Random) -> PortRange:
+def free_range(size: int, taken: set[int], rng: random.Random) -> PortRange:
     start = _free_run(size, taken, rng)
     return PortRange(start, start + size - 1)

@@ -14,8 +14,9 @@ from livekit import api
 
 from dialroom.paths import ROOT
 from sip.provision import provision_dev_inbound, provision_dev_outbound
+from stack.nodes import services_for
 from stack.ports import HOST
-from stack.services import StackPlan, stack_services
+from stack.services import StackPlan
 from stack.state import ServiceState, StackState, clear_state, write_state
 from stack.supervisor import Running, Supervisor
 
@@ -47,7 +48,7 @@ def run_stack(
     supervisor = Supervisor(cwd=ROOT)
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        for service in stack_services(plan):
+        for service in services_for(plan):
             status(f"starting {service.name}")
             supervisor.start(service, lambda s, n=service.name: status(f"starting {n} ({s:.0f}s)"))
         status("provisioning the development SIP trunk and dispatch rule")
@@ -90,13 +91,14 @@ async def _provision(plan: StackPlan, persona: str) -> None:
 
 
 def _state(plan: StackPlan, supervisor: Supervisor, dev_keys: bool) -> StackState:
+    host, sip_port, api_port = plan.entry
     return StackState(
         pid=os.getpid(),
-        sip_uri=f"sip:1000@{HOST}:{plan.ports.sip}",
+        sip_uri=f"sip:1000@{host}:{sip_port}",
         livekit_url=plan.livekit_url,
         redis_url=plan.redis_url,
         livekit_redis_url=plan.livekit_redis_url,
-        api_url=f"http://{HOST}:{plan.ports.api}",
+        api_url=f"http://{host}:{api_port}",
         dev_keys=dev_keys,
         services=[_service_state(entry) for entry in supervisor.running],
     )

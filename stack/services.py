@@ -19,6 +19,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import yaml
@@ -26,7 +27,7 @@ import yaml
 from dialroom.paths import LIVEKIT_CONFIG, SIP_CONFIG
 from stack.health import Health
 from stack.install import LIVEKIT_SERVER, LIVEKIT_SIP
-from stack.ports import HOST, StackPorts
+from stack.ports import HOST, NodePorts, StackPorts
 from stack.supervisor import Service
 
 # Dialroom's Redis' AOF fsync policy, chosen on measurement: `always` cost the outbound API
@@ -53,10 +54,23 @@ class StackPlan:
     dev_outbound_address: str = "127.0.0.1:5070"
     worker_drain_s: float = 60.0
     redis_password: str = ""  # required outside dev mode (start.py checks)
+    # Several LiveKit nodes on their own loopback addresses (`stack.nodes`); none: one node
+    # on 127.0.0.1, the services above.
+    nodes: tuple[NodePorts, ...] = ()
 
     @property
     def livekit_url(self) -> str:
+        """The (first) node's livekit-server: where SIP trunks are provisioned."""
+        if self.nodes:
+            return f"ws://{self.nodes[0].host}:{self.nodes[0].livekit}"
         return f"ws://{HOST}:{self.ports.livekit}"
+
+    @property
+    def entry(self) -> tuple[str, int, int]:
+        """(address, SIP port, API port) of the (first) node, to print and to call."""
+        if self.nodes:
+            return self.nodes[0].host, self.nodes[0].sip, self.nodes[0].api
+        return HOST, self.ports.sip, self.ports.api
 
     @property
     def redis_address(self) -> str:
@@ -77,10 +91,11 @@ class StackPlan:
     def livekit_redis_url(self) -> str:
         return _with_password(self.livekit_redis_address, self.redis_password)
 
-    def child_env(self) -> dict[str, str]:
-        """What every Dialroom process needs to find LiveKit and Redis."""
+    def child_env(self, livekit_url: str | None = None) -> dict[str, str]:
+        """What every Dialroom process needs to find LiveKit (`livekit_url`: one node of a
+        cluster) and Redis."""
         return {
-            "LIVEKIT_URL": self.livekit_url,
+            "LIVEKIT_URL": livekit_url or self.livekit_url,
             "LIVEKIT_API_KEY": self.api_key,
             "LIVEKIT_API_SECRET": self.api_secret,
             "REDIS_URL": self.redis_url,
@@ -95,7 +110,12 @@ def _with_password(address: str, password: str) -> str:
 
 
 def render_livekit_config(plan: StackPlan) -> Path:
-    config = yaml.safe_load(LIVEKIT_CONFIG.read_text())
+    return write_config(plan.run_dir / "livekit.yaml", livekit_config(plan))
+
+
+def livekit_config(plan: StackPlan) -> dict[str, Any]:
+    """The committed livekit.yaml with this run's Redis and ports."""
+    config: dict[str, Any] = yaml.safe_load(LIVEKIT_CONFIG.read_text())
     ports = plan.ports
     config["port"] = ports.livekit
     config["redis"] = _redis_client_config(plan)
@@ -104,11 +124,16 @@ def render_livekit_config(plan: StackPlan) -> Path:
         port_range_start=ports.livekit_rtc_udp.start,
         port_range_end=ports.livekit_rtc_udp.end,
     )
-    return _write(plan.run_dir / "livekit.yaml", config)
+    return config
 
 
 def render_sip_config(plan: StackPlan) -> Path:
-    config = yaml.safe_load(SIP_CONFIG.read_text())
+    return write_config(plan.run_dir / "sip.yaml", sip_config(plan))
+
+
+def sip_config(plan: StackPlan) -> dict[str, Any]:
+    """The committed sip/config.yaml with this run's Redis and ports."""
+    config: dict[str, Any] = yaml.safe_load(SIP_CONFIG.read_text())
     ports = plan.ports
     config.update(
         redis=_redis_client_config(plan),
@@ -116,7 +141,7 @@ def render_sip_config(plan: StackPlan) -> Path:
         rtp_port=str(ports.sip_rtp),
         health_port=ports.sip_health,
     )
-    return _write(plan.run_dir / "sip.yaml", config)
+    return config
 
 
 def render_redis_config(plan: StackPlan) -> Path:
@@ -149,11 +174,10 @@ def _render_redis(plan: StackPlan, name: str, port: int, appendfsync: str) -> Pa
     return path
 
 
-def stack_services(plan: StackPlan) -> list[Service]:
+def redis_services(plan: StackPlan) -> list[Service]:
+    """Dialroom's Redis and LiveKit's: one each, whatever the number of LiveKit nodes."""
     logs = plan.run_dir / "logs"
-    ports = plan.ports
-    env = plan.child_env()
-    services = [
+    return [
         Service(
             name="redis",
             argv=["redis-server", str(render_redis_config(plan))],
@@ -168,29 +192,38 @@ def stack_services(plan: StackPlan) -> list[Service]:
             health=Health(kind="redis", url=plan.livekit_redis_url),
             address=f"{plan.livekit_redis_address} (LiveKit: bus, rooms, trunks)",
         ),
+    ]
+
+
+def stack_services(plan: StackPlan) -> list[Service]:
+    logs = plan.run_dir / "logs"
+    ports = plan.ports
+    env = plan.child_env()
+    services = [
+        *redis_services(plan),
         Service(
             name="livekit-server",
             argv=[str(LIVEKIT_SERVER.path), "--config", str(render_livekit_config(plan))],
             env={"LIVEKIT_KEYS": f"{plan.api_key}: {plan.api_secret}"},
             log=logs / "livekit-server.log",
-            health=_http(ports.livekit),
+            health=http_health(ports.livekit),
             address=plan.livekit_url,
         ),
         Service(
             name="livekit-sip",
             argv=[str(LIVEKIT_SIP.path), "--config", str(render_sip_config(plan))],
             # Its Redis is in its config; Dialroom's REDIS_URL is not its business.
-            env={**_livekit_keys(plan), "LIVEKIT_WS_URL": plan.livekit_url},
+            env={**livekit_keys(plan), "LIVEKIT_WS_URL": plan.livekit_url},
             log=logs / "livekit-sip.log",
-            health=_http(ports.sip_health),
+            health=http_health(ports.sip_health),
             address=f"sip:{HOST}:{ports.sip} (udp/tcp)",
         ),
         Service(
             name="api",
             argv=[sys.executable, "-m", "api"],
-            env={**env, **_api_env(plan)},
+            env={**env, **api_env(plan)},
             log=logs / "api.log",
-            health=_http(ports.api, "/health"),
+            health=http_health(ports.api, "/health"),
             address=f"http://{HOST}:{ports.api}",
         ),
         dispatcher_service(plan),
@@ -199,24 +232,27 @@ def stack_services(plan: StackPlan) -> list[Service]:
     return services
 
 
-def dispatcher_service(plan: StackPlan) -> Service:
+def dispatcher_service(
+    plan: StackPlan, *, name: str = "dispatcher", env: dict[str, str] | None = None
+) -> Service:
     """Healthy while it rewrites its health file, which it does only while each of its loops
-    goes on (`dispatcher.health`); `dispatcher.alive.json` beside it names a stuck loop."""
-    alive = plan.run_dir / "dispatcher.alive"
+    goes on (`dispatcher.health`); `dispatcher.alive.json` beside it names a stuck loop.
+    `env` goes over the stack's (a cluster's dispatcher: its node, its consumer name)."""
+    alive = plan.run_dir / f"{name}.alive"
     return Service(
-        name="dispatcher",
+        name=name,
         argv=[sys.executable, "-m", "dispatcher"],
-        env={**plan.child_env(), "DISPATCHER_HEALTH_FILE": str(alive)},
-        log=plan.run_dir / "logs" / "dispatcher.log",
+        env={**plan.child_env(), "DISPATCHER_HEALTH_FILE": str(alive), **(env or {})},
+        log=plan.run_dir / "logs" / f"{name}.log",
         health=Health(kind="heartbeat", path=str(alive), within_s=10),
         address="Redis stream dialroom:dial:queue",
         own_files=(alive, alive.with_name(alive.name + ".json")),  # + its per-loop report
     )
 
 
-def worker_service(plan: StackPlan, index: int) -> Service:
+def worker_service(plan: StackPlan, index: int, *, livekit_url: str | None = None) -> Service:
     """Healthy once livekit-server registered it (what makes a worker useful), as the worker
-    itself reports, and while its status port answers."""
+    itself reports, and while its status port answers. `livekit_url`: the node it joins."""
     name = f"worker-{index + 1}"
     port = plan.ports.worker_base + index
     registered = plan.run_dir / f"{name}.registered"
@@ -224,7 +260,7 @@ def worker_service(plan: StackPlan, index: int) -> Service:
         name=name,
         argv=[sys.executable, "-m", "worker.main", "start"],
         env={
-            **plan.child_env(),
+            **plan.child_env(livekit_url),
             "WORKER_PORT": str(port),
             "WORKER_REGISTERED_FILE": str(registered),
         },
@@ -238,11 +274,11 @@ def worker_service(plan: StackPlan, index: int) -> Service:
     )
 
 
-def _http(port: int, path: str = "/") -> Health:
-    return Health(kind="http", url=f"http://{HOST}:{port}{path}")
+def http_health(port: int, path: str = "/", host: str = HOST) -> Health:
+    return Health(kind="http", url=f"http://{host}:{port}{path}")
 
 
-def _livekit_keys(plan: StackPlan) -> dict[str, str]:
+def livekit_keys(plan: StackPlan) -> dict[str, str]:
     return {"LIVEKIT_API_KEY": plan.api_key, "LIVEKIT_API_SECRET": plan.api_secret}
 
 
@@ -254,14 +290,14 @@ def _redis_client_config(plan: StackPlan) -> dict[str, str]:
     return config
 
 
-def _api_env(plan: StackPlan) -> dict[str, str]:
-    env = {"API_HOST": HOST, "API_PORT": str(plan.ports.api)}
+def api_env(plan: StackPlan, *, host: str = HOST, port: int | None = None) -> dict[str, str]:
+    env = {"API_HOST": host, "API_PORT": str(port or plan.ports.api)}
     if plan.dev_mode:
         env["DIALROOM_DEV"] = "1"  # accept the printed development API key
     return env
 
 
-def _write(path: Path, config: dict[str, object]) -> Path:
+def write_config(path: Path, config: dict[str, Any]) -> Path:
     _write_private(path, yaml.safe_dump(config, sort_keys=False))
     return path
 

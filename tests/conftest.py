@@ -26,6 +26,8 @@ from tests.support.redis_server import redis_server
 pytest_plugins = ["tests.support.history"]
 _HISTORY_DIR = tempfile.mkdtemp(prefix="dialroom-history-")
 os.environ.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{_HISTORY_DIR}/dialroom.db")
+# nor prune or erase anything in the checkout's .run/recordings
+os.environ.setdefault("RECORDINGS_DIR", f"{_HISTORY_DIR}/recordings")
 
 
 @pytest.fixture(scope="session")

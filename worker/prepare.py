@@ -16,6 +16,7 @@ from dialroom.dial import DialRequest
 from dialroom.last_good import persona_for_call
 from dialroom.persona import Persona, PersonaError
 from worker.call_state import CallState
+from worker.memory import caller_memory
 from worker.persona_agent import PersonaAgent, agent_for, call_variables
 from worker.providers import ProviderConfigError, check_keys
 from worker.session import build_session
@@ -51,9 +52,11 @@ async def prepare(
         persona = loaded.persona
         check_keys(persona, ProviderKeys())
         screen = request is not None and persona.voicemail is not None
+        state.caller_memory = await caller_memory(persona, state, settings.history_url)
         variables = call_variables(persona, state, request, sip_variables)
         agent = agent_for(loaded, state, request, variables, greet_on_enter=not screen)
         session = build_session(persona, state)
+        agent.prefetch_greeting(session, persona=persona, cache_root=settings.greeting_cache_root)
     except (PersonaError, ProviderConfigError, ValueError) as err:
         raise CannotStart(str(err)) from err
     state.config = persona

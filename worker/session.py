@@ -38,7 +38,10 @@ def turn_handling(persona: Persona) -> dict[str, Any]:
         # "vad" explicitly: the adaptive default needs LiveKit Cloud inference.
         "interruption": {"enabled": turn.interruptions, "mode": "vad"},
         # A flow's reply depends only on the final transcript; speculative runs add nothing.
-        "preemptive_generation": {"enabled": persona.llm.provider != "flow"},
+        "preemptive_generation": {
+            "enabled": turn.preemptive_generation and persona.llm.provider != "flow",
+            "preemptive_tts": turn.preemptive_tts,
+        },
     }
 
 

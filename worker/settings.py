@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 
+from dialroom.paths import cache_dir
 from dialroom.settings import CommonSettings
 
 WhenFull = Literal["message", "reject"]  # what a caller gets when every worker is full
@@ -39,11 +41,26 @@ class WorkerSettings(CommonSettings):
         description="Said to an inbound caller whose number has no persona and no default",
     )
     ring_timeout_s: float = Field(default=30.0, gt=0, le=120, description="Outbound ring time")
+    greeting_cache_dir: Path | None = Field(
+        default=None,
+        description="Where rendered greetings are kept (default: ~/.cache/dialroom/greetings)",
+    )
+    recording_enabled: bool = Field(
+        default=False, description="Record calls of personas without a `recording:` section"
+    )
+    recording_consent_message: str = Field(
+        default="", description="Said before the greeting of calls RECORDING_ENABLED records"
+    )
 
-    @field_validator("worker_idle_processes", mode="before")
+    @field_validator("worker_idle_processes", "greeting_cache_dir", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         return None if value == "" else value  # compose passes an unset variable as ""
+
+    @property
+    def greeting_cache_root(self) -> Path:
+        """GREETING_CACHE_DIR, else the per-user cache the apology is kept in too."""
+        return self.greeting_cache_dir or cache_dir() / "greetings"
 
     @property
     def idle_processes(self) -> int:

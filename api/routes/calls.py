@@ -18,12 +18,14 @@ from api.errors import api_error, responses
 from api.idempotency import idempotency_header
 from api.models import CallAccepted, CallDetail, CallPage, OutboundCallBody
 from api.routes.campaigns import allow_only
+from api.routes.recordings import Recordings
 from dialroom import campaigns, dial_queue, dnc
 from dialroom.call_status import CallStatus, current_status, status_history
 from dialroom.calls import load_call_record
 from dialroom.history import ArchivedCall
 from dialroom.history.live import erase, from_record, is_over
 from dialroom.persona import available
+from dialroom.recordings import key_for
 from dialroom.redact import mask_number
 
 logger = logging.getLogger("dialroom.api.calls")
@@ -139,10 +141,10 @@ async def get_call(
 
 @router.delete("/calls/{call_id}", status_code=204, responses=responses(404, 409))
 async def delete_call(
-    call_id: CallId, _key: ClientKey, redis: RedisDep, history: History
+    call_id: CallId, _key: ClientKey, redis: RedisDep, history: History, recordings: Recordings
 ) -> Response:
-    """Erase a call everywhere (the history and every Redis key of it): the right to
-    erasure. A call still waiting or live is refused with 409: cancel it or let it end."""
+    """Erase a call everywhere (the history, every Redis key of it and its recording): the
+    right to erasure. A call still waiting or live is refused with 409: cancel it or let it end."""
     status = await current_status(redis, call_id)
     if status is not None and not is_over(status, await dial_queue.load_request(redis, call_id)):
         raise api_error(
@@ -153,7 +155,8 @@ async def delete_call(
         )
     keys = await erase(redis, call_id)
     in_history = await history.delete(call_id)
-    if not keys and not in_history:
+    recorded = await recordings.delete(key_for(call_id))
+    if not keys and not in_history and not recorded:
         raise _not_found(call_id)
     logger.info("call erased: call_id=%s", call_id, extra={"call_id": call_id})
     return Response(status_code=204)

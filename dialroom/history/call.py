@@ -59,11 +59,18 @@ class CallFilter(BaseModel):
     )
     since: float | None = None  # started at or after (unix seconds)
     until: float | None = None  # started before
+    has_recording: bool | None = None  # finished calls with (or without) a recording
 
     @property
     def history_only(self) -> bool:
-        """Only finished calls can match: a live call has no outcome and no end yet."""
-        return self.outcome is not None or self.since is not None or self.until is not None
+        """Only finished calls can match: a live call has no outcome, no end and no
+        recording yet."""
+        return (
+            self.outcome is not None
+            or self.since is not None
+            or self.until is not None
+            or self.has_recording is not None
+        )
 
 
 class Position(BaseModel):

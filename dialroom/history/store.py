@@ -151,6 +151,7 @@ def _row(call: ArchivedCall) -> dict[str, Any]:
         "started_at": call.started_at,
         "ended_at": call.ended_at,
         "body": call.model_dump_json(),
+        "has_recording": call.record is not None and call.record.recording is not None,
     }
 
 
@@ -168,6 +169,8 @@ def _conditions(where: CallFilter) -> list[ColumnElement[bool]]:
             found.append(column == value)
     if where.number:
         found.append(_number_matches(where.number))
+    if where.has_recording is not None:
+        found.append(c.has_recording == where.has_recording)
     if where.since is not None:
         found.append(c.started_at >= where.since)
     if where.until is not None:

@@ -8,7 +8,7 @@ Times are unix seconds (floats), as everywhere else in Dialroom.
 
 from __future__ import annotations
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -30,6 +30,7 @@ class CallRow(Base):
     started_at: Mapped[float] = mapped_column(Float)
     ended_at: Mapped[float] = mapped_column(Float)
     body: Mapped[str] = mapped_column(Text)  # the ArchivedCall, JSON
+    has_recording: Mapped[bool] = mapped_column(Boolean, default=False)  # migration 0002
 
     __table_args__ = (
         Index("ix_calls_started", "started_at", "call_id"),
@@ -37,6 +38,7 @@ class CallRow(Base):
         Index("ix_calls_persona_started", "persona", "started_at"),
         Index("ix_calls_outcome_started", "outcome", "started_at"),
         Index("ix_calls_campaign", "campaign_id"),
+        Index("ix_calls_recording_started", "has_recording", "started_at"),
     )
 
 

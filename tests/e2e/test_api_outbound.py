@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from callcheck.phone import answer_once, start_answering
 from tests.e2e.conftest import FIXTURES
-from tests.support.phone import answer_once, start_answering
 from tests.support.stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.e2e

@@ -13,10 +13,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from callcheck.phone import CallResult, start_recorded_dial
+from callcheck.voice import voiced_seconds
 from dialroom.paths import AGENTS_DIR
 from tests.support.cloud_fakes import FakeCloud
 from tests.support.cloud_persona import CLOUD_PERSONA, cloud_persona
-from tests.support.phone import CallResult, start_recorded_dial, voiced_seconds
 from tests.support.stack import RunningStack, running_stack
 from worker.providers.local_stt import transcribe_wav
 

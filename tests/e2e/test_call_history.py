@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from callcheck.phone import dial
 from tests.support.history import sqlite_url
-from tests.support.phone import dial
 from tests.support.stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.e2e

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from callcheck.phone import dial
 from dialroom.calls import CALL_KEY, CALLS_BY_END
-from tests.support.phone import dial
 from tests.support.stack import RunningStack, start_stack
 from worker.providers.local_stt import transcribe_wav
 

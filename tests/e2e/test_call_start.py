@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from callcheck.phone import start_answering
 from dialroom.call_status import CallStatus, current_status
 from tests.support.outbound import place, wait_terminal
-from tests.support.phone import start_answering
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.e2e

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from callcheck.phone import answer_once
 from tests.e2e.conftest import FIXTURES
-from tests.support.phone import answer_once
 from tests.support.stack import RunningStack, start_stack
 from worker.providers.local_stt import transcribe_wav
 

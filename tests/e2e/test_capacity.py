@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import redis
 
+from callcheck.phone import CallResult, start_recorded_dial
+from callcheck.voice import voiced_seconds
 from dialroom.calls import CALL_KEY, CALLS_BY_END
-from tests.support.phone import CallResult, start_recorded_dial, voiced_seconds
 from tests.support.stack import running_stack
 from worker.providers.local_stt import transcribe_wav
 

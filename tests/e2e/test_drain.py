@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from callcheck.phone import start_dialing
 from tests.e2e.conftest import FIXTURES
-from tests.support.phone import start_dialing
 from tests.support.stack import start_stack
 from worker.providers.local_stt import transcribe_wav
 

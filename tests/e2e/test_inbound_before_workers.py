@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from livekit import api
 
+from callcheck.phone import start_dialing
 from dialroom.paths import ROOT
 from dialroom.settings import DEV_API_KEY, DEV_API_SECRET
 from dispatcher.inbound import INBOUND_PREFIX
-from tests.support.phone import start_dialing
 from tests.support.stack import RunningStack, start_stack
 from worker.providers.local_stt import transcribe_wav
 

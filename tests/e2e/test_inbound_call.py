@@ -15,10 +15,10 @@ import psutil
 import pytest
 import redis
 
+from callcheck.phone import dial
 from dialroom.calls import CALL_KEY, CALLS_BY_END
 from dialroom.paths import ROOT
 from tests.e2e.conftest import FIXTURES
-from tests.support.phone import dial
 from tests.support.stack import RunningStack
 from worker.providers.local_stt import transcribe_wav
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from callcheck.phone import answer_once, start_answering
 from dialroom.call_status import CallStatus
 from dialroom.calls import load_call_record
 from tests.e2e.conftest import FIXTURES
 from tests.support.outbound import CALLEE, place, wait_terminal
-from tests.support.phone import answer_once, start_answering
 from tests.support.stack import RunningStack
 from worker.providers.local_stt import transcribe_wav
 

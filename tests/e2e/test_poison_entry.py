@@ -18,13 +18,13 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from callcheck.phone import answer_once
 from dialroom import dial_queue
 from dialroom.dial import OutboundCall
 from dialroom.paths import ROOT
 from dispatcher.entries import MAX_TRIES
 from tests.e2e.conftest import FIXTURES
 from tests.support.dispatching import poison_yaml
-from tests.support.phone import answer_once
 from tests.support.stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.e2e

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from callcheck.phone import PhoneProcess, start_dialing
 from dialroom.worker_lines import LEASE_TTL_MS
 from stack.state import ServiceState
-from tests.support.phone import PhoneProcess, start_dialing
 from tests.support.stack import RunningStack, running_stack
 from tests.support.workers import call_owner
 

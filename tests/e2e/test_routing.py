@@ -21,11 +21,11 @@ import pytest
 import redis
 from livekit import api
 
+from callcheck.phone import dial
 from dialroom.calls import CALL_KEY, CALLS_BY_END
 from dialroom.paths import ROOT
 from dialroom.settings import DEV_API_KEY, DEV_API_SECRET
 from sip.provision import DEV_NAME
-from tests.support.phone import dial
 from tests.support.stack import RunningStack, start_stack
 from worker.providers.local_stt import transcribe_wav
 

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from callcheck.scenario import check, load_scenario
 from dialroom.paths import AGENTS_DIR
 from tests.support.scenarios import (
     DEFAULT_PERSONA,
     TEST_AGENTS_DIR,
-    check,
-    load_scenario,
     run_call,
     run_text,
     scenario_files,

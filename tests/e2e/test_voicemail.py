@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from callcheck.phone import start_answering
 from dialroom.call_status import CallStatus
 from dialroom.calls import CallRecord, load_call_record
 from tests.e2e.conftest import FIXTURES
 from tests.support.outbound import place, wait_terminal
-from tests.support.phone import start_answering
 from tests.support.stack import RunningStack
 from worker.providers.local_stt import transcribe_wav
 

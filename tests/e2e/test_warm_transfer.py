@@ -19,9 +19,9 @@ import pytest
 import redis
 import yaml
 
+from callcheck.phone import PhoneResult, dial, start_answering
 from dialroom.calls import CALL_KEY, CALLS_BY_END
 from tests.support.fixtures import render_fixture
-from tests.support.phone import PhoneResult, dial, start_answering
 from tests.support.stack import RunningStack, start_stack
 from worker.providers.local_stt import transcribe_wav
 

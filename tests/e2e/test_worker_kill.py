@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from callcheck.phone import CallResult, PhoneProcess, start_recorded_dial
 from tests.e2e.conftest import FIXTURES
-from tests.support.phone import CallResult, PhoneProcess, start_recorded_dial
 from tests.support.stack import RunningStack, running_stack
 from tests.support.workers import call_owner, service_pid
 from worker.providers.local_stt import transcribe_wav

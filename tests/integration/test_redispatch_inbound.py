@@ -14,11 +14,11 @@ import pytest
 from livekit import api
 from redis.asyncio import Redis
 
+from callcheck.phone import start_dialing
 from dialroom.calls import CALLS_BY_END, load_call_record
 from dialroom.worker_lines import beat
 from dispatcher.inbound import GRACE_S, INBOUND_PREFIX, NO_WORKER, redispatch_inbound
 from tests.support.dispatching import AGENT, eventually, livekit
-from tests.support.phone import start_dialing
 from tests.support.stack import RunningStack, start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

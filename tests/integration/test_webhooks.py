@@ -7,73 +7,29 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from aiohttp import web
 from redis.asyncio import Redis
 
 from dialroom import dial_queue
 from dialroom.call_status import CallStatus
 from dialroom.dial import OutboundCall
 from dialroom.outbound_http import OutboundPolicy
-from dialroom.webhooks import EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from dispatcher import webhooks
 from dispatcher.webhooks import WebhookSender, webhook_client
 from tests.support.statuses import walk
+from tests.support.webhook_receiver import Delivery, Receiver, running_receiver, verifies
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 SECRET = "whsec_integration"
 
 
-@dataclass
-class Delivery:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def event_id(self) -> str:
-        return self.headers[EVENT_HEADER]
-
-
-@dataclass
-class Receiver:
-    """An HTTP server that records every request and answers from a script (then 200)."""
-
-    base_url: str = ""
-    received: list[Delivery] = field(default_factory=list)
-    answers: list[int] = field(default_factory=list)  # status codes for the next requests
-    hold: dict[str, asyncio.Event] = field(default_factory=dict)  # path -> released when set
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        if (gate := self.hold.get(request.path)) is not None:
-            await gate.wait()
-        self.received.append(Delivery(request.path, dict(request.headers), body))
-        return web.Response(status=self.answers.pop(0) if self.answers else 200)
-
-    def ids(self, path: str = "/hook") -> list[str]:
-        return [d.event_id for d in self.received if d.path == path]
-
-
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    found = Receiver()
-    app = web.Application()
-    app.router.add_post("/{name}", found.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    found.base_url = f"http://{host}:{port}"
-    yield found
-    for gate in found.hold.values():
-        gate.set()
-    await runner.cleanup()
+    async with running_receiver() as found:
+        yield found
 
 
 @pytest.fixture
@@ -104,16 +60,6 @@ async def deliver_until(
         await sender.deliver_due()
         await asyncio.sleep(0.02)
     await sender.drain()
-
-
-def verifies(delivery: Delivery, secret: str) -> bool:
-    return verify(
-        secret,
-        delivery.body,
-        timestamp=delivery.headers.get(TIMESTAMP_HEADER),
-        signature_header=delivery.headers.get(SIGNATURE_HEADER),
-        now=time.time(),
-    )
 
 
 async def test_every_status_change_is_posted_signed_and_in_order(

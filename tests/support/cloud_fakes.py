@@ -37,8 +37,11 @@ Behaviour knobs (plain attributes, change them between requests):
   item is a reply string or a `ToolCallReply(name, arguments)` (answered as a tool call).
 - `transcript`: what `/v1/audio/transcriptions` returns.
 - `speech`: `"piper"` (the project's local voice, resampled to the asked rate) or `"tone"`
-  (a 440 Hz tone, 60 ms per character, no CPU cost).
-- `latency_s`: delay before each response's first byte; `chunk_delay_s`: delay between the
+  (a 440 Hz tone, 60 ms per character, no CPU cost). Speech is rendered once per text and
+  rate, so a text said again (or rendered ahead with `prepare_speech`) costs no synthesis time
+  and its first byte comes `latency_s` after the request.
+- `latency_s`: delay before each response's first byte (`latencies` sets it per route:
+  `{"chat": 0.3, "tts": 0.3}`); `chunk_delay_s`: delay between the
   streamed chat chunks (one per word).
 - `fail`: `{"chat" | "stt" | "tts": status}` answers that route with that HTTP status.
 - `requests`: every `RecordedRequest` (route, path, query, headers, body, json, form).
@@ -53,6 +56,7 @@ import math
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -85,6 +89,7 @@ class RecordedRequest:
     body: bytes
     json: Any = None
     form: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.time)  # when its body had arrived (wall clock)
 
     @property
     def ssml_voice(self) -> str | None:
@@ -114,6 +119,8 @@ class FakeCloud:
         self.openai_key = openai_key
         self.azure_speech_key = azure_speech_key
         self.latency_s = latency_s
+        self.latencies: dict[Route, float] = {}
+        self._speech_cache: dict[tuple[str, int], bytes] = {}
         self.chunk_delay_s = chunk_delay_s
         self.chat_reply: ChatReply = chat_reply
         self.chat_script: list[str | ToolCallReply] = []
@@ -225,7 +232,7 @@ class FakeCloud:
         if step is None:
             reply = self.chat_reply
             step = reply if isinstance(reply, str) else reply(body.get("messages", []))
-        await asyncio.sleep(self.latency_s)
+        await asyncio.sleep(self.latency("chat"))
         chunks = chat_chunks(step, model=str(body.get("model", "fake")))
         if not body.get("stream"):
             return web.json_response(whole_completion(step, model=str(body.get("model", "fake"))))
@@ -246,7 +253,7 @@ class FakeCloud:
         await self._record("stt", request)
         if (error := self._openai_error("stt", request)) is not None:
             return error
-        await asyncio.sleep(self.latency_s)
+        await asyncio.sleep(self.latency("stt"))
         return web.json_response({"text": self.transcript})
 
     async def _tts(self, request: web.Request) -> web.StreamResponse:
@@ -259,7 +266,7 @@ class FakeCloud:
         if fmt is None:
             return web.Response(status=400, text="unsupported X-Microsoft-OutputFormat")
         rate = int(fmt.group(1)) * (1000 if fmt.group(2) else 1)
-        await asyncio.sleep(self.latency_s)
+        await asyncio.sleep(self.latency("tts"))
         pcm = await asyncio.to_thread(self._speak, recorded.ssml_text, rate)
         response = web.StreamResponse(headers={"Content-Type": "audio/x-wav"})
         await response.prepare(request)
@@ -287,10 +294,20 @@ class FakeCloud:
             )
         return None
 
+    def latency(self, route: Route) -> float:
+        return self.latencies.get(route, self.latency_s)
+
+    def prepare_speech(self, texts: list[str], rate: int = 24000) -> None:
+        """Render these texts now, so answering them later costs no synthesis time."""
+        for text in texts:
+            self._speak(text, rate)
+
     def _speak(self, text: str, rate: int) -> bytes:
-        if self.speech == "piper":
-            return _piper_pcm(text, rate)
-        return _tone_pcm(text, rate)
+        key = (text, rate)
+        if key not in self._speech_cache:
+            render = _piper_pcm if self.speech == "piper" else _tone_pcm
+            self._speech_cache[key] = render(text, rate)
+        return self._speech_cache[key]
 
 
 def _multipart_fields(request: web.Request, body: bytes) -> dict[str, str]:

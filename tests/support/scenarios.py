@@ -1,41 +1,38 @@
-"""Scenario files (`tests/scenarios/*.yaml`): a persona, what the caller says, and what the
-caller should hear and the agent should do. One file runs two ways:
+"""The test suite's side of scenario files (`tests/scenarios/*.yaml`; the file model and
+`check` are `callcheck.scenario`). One file runs two ways here:
 
-- text mode (`run_text`): the persona's real AgentSession with no audio, the same session as
-  `python start.py chat`; tool calls are visible, so they are checked turn by turn;
-- over a real SIP call (`run_call`): the phone plays each line (rendered by piper), records
-  the agent, and Whisper transcribes the recording cut at the caller's lines. Tool calls come
-  from the worker's call record, grouped by the caller line they followed; hanging up is the
-  far end ending the call.
+- text mode (`run_text`): the persona's real AgentSession with no audio;
+- over a real SIP call to a test stack (`run_call`): the phone plays each line (rendered by
+  piper) at times taken from the text run, records the agent, and Whisper transcribes the
+  recording cut at the caller's lines. Tool calls come from the worker's call record in the
+  stack's Redis, grouped by the caller line they followed. (`start.py check-call` calls by ear
+  instead, for stacks it knows nothing about: `callcheck.check`.)
 
 A persona is looked up in `tests/scenarios/agents/` (test personas) and then in `agents/`.
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
-import re
 import time
 import wave
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
-import yaml
 from faster_whisper.audio import decode_audio
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from callcheck import text_run
+from callcheck.phone import dial
+from callcheck.record import tool_calls_by_line
+from callcheck.scenario import Outcome, Scenario, ScenarioError
 from dialroom.calls import CALL_KEY, CALLS_BY_END
 from dialroom.paths import AGENTS_DIR, ROOT
 from dialroom.persona import load_persona
 from tests.support.fixtures import render_fixture
-from tests.support.phone import CallResult, dial
 from tests.support.stack import RunningStack
-from worker.chat import open_chat
 from worker.providers.local_stt import WHISPER_SAMPLE_RATE, transcribe_audio
 
 SCENARIOS_DIR = ROOT / "tests" / "scenarios"
@@ -50,64 +47,6 @@ GAP_S = 1.0  # silence left between the agent's speech and the caller's next lin
 HANGUP_GRACE_S = 6.0  # after the last expected reply, the phone hangs up itself
 
 
-class ScenarioError(Exception):
-    """A scenario file that cannot be used, with where and why."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Turn(_Strict):
-    say: str = Field(min_length=1, description="what the caller says")
-    heard: tuple[str, ...] = Field(default=(), description="words the reply must contain")
-    tools: tuple[str, ...] | None = Field(
-        default=None, description="exactly these tool calls, in order ([] = none); unset: any"
-    )
-
-
-class Scenario(_Strict):
-    persona: str
-    about: str = ""
-    greeting: tuple[str, ...] = Field(default=(), description="words the greeting contains")
-    turns: tuple[Turn, ...] = Field(min_length=1)
-    heard: tuple[str, ...] = Field(default=(), description="words heard anywhere")
-    tools: tuple[str, ...] = Field(default=(), description="tools called somewhere")
-    hangs_up: bool | None = Field(
-        default=None,
-        description="true: the agent ends the call after the last line (not "
-        "before); false: it never does; unset: not checked",
-    )
-    mocks: dict[str, str] | None = Field(
-        default=None, description="text mode: canned tool answers ({} = the default answer)"
-    )
-
-
-@dataclass
-class Outcome:
-    """What happened in one run; `tools` is None where tool calls cannot be seen (a call)."""
-
-    greeting: str
-    replies: list[str] = field(default_factory=list)  # one per caller line actually said
-    tools: list[tuple[str, ...]] | None = None
-    hung_up: bool = False
-    heard: str = ""  # everything the agent said, as one text
-    call: CallResult | None = None
-    record: dict[str, Any] | None = None  # the worker's call record (JSON), for a real call
-
-
-def load_scenario(path: Path) -> Scenario:
-    try:
-        data = yaml.safe_load(path.read_text())
-        return Scenario.model_validate(data)
-    except yaml.YAMLError as err:
-        raise ScenarioError(f"{path.name}: not valid YAML ({err})") from err
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ScenarioError(f"{path.name}: {where}: {first['msg']}") from err
-
-
 def scenario_files(folder: Path = SCENARIOS_DIR) -> list[Path]:
     return sorted(folder.glob("*.yaml"))
 
@@ -116,60 +55,11 @@ def agents_dir_for(persona: str) -> Path:
     return TEST_AGENTS_DIR if (TEST_AGENTS_DIR / f"{persona}.yaml").is_file() else AGENTS_DIR
 
 
-def words(text: str) -> str:
-    """Lower case, punctuation gone, single spaces: what expected words are matched in."""
-    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
-
-
-def _missing(expected: Sequence[str], text: str) -> list[str]:
-    said = f" {words(text)} "
-    return [w for w in expected if f" {words(w)} " not in said]
-
-
-def check(scenario: Scenario, outcome: Outcome) -> list[str]:
-    """Every way `outcome` falls short of `scenario`, one sentence each; [] when it passes."""
-    problems: list[str] = []
-    if missing := _missing(scenario.greeting, outcome.greeting):
-        problems.append(f"greeting lacks {missing}: {outcome.greeting!r}")
-    for i, turn in enumerate(scenario.turns):
-        if i >= len(outcome.replies):
-            problems.append(f"the call ended before line {i + 1} ({turn.say!r})")
-            break
-        reply = outcome.replies[i]
-        if missing := _missing(turn.heard, reply):
-            problems.append(f"reply to line {i + 1} lacks {missing}: {reply!r}")
-        if outcome.tools is not None and turn.tools is not None:
-            if outcome.tools[i] != turn.tools:
-                problems.append(
-                    f"line {i + 1}: tools {list(outcome.tools[i])}, expected {list(turn.tools)}"
-                )
-    if missing := _missing(scenario.heard, outcome.heard):
-        problems.append(f"never heard {missing}: {outcome.heard!r}")
-    if outcome.tools is not None:
-        called = {name for names in outcome.tools for name in names}
-        if missing_tools := [t for t in scenario.tools if t not in called]:
-            problems.append(f"never called {missing_tools} (called: {sorted(called)})")
-    if scenario.hangs_up is not None and outcome.hung_up != scenario.hangs_up:
-        problems.append("the agent did not hang up" if scenario.hangs_up else "the agent hung up")
-    return problems
-
-
 async def run_text(scenario: Scenario, *, agents_dir: Path | None = None) -> Outcome:
-    """Talk the scenario through the persona's real session, text only."""
-    agents_dir = agents_dir or agents_dir_for(scenario.persona)
-    async with open_chat(scenario.persona, mocks=scenario.mocks, agents_dir=agents_dir) as chat:
-        greeting = await chat.greet()
-        outcome = Outcome(greeting=greeting.text, tools=[])
-        for turn in scenario.turns:
-            if chat.ended:
-                break
-            reply = await chat.send(turn.say)
-            outcome.replies.append(reply.text)
-            assert outcome.tools is not None
-            outcome.tools.append(tuple(tool.name for tool in reply.tools))
-        outcome.hung_up = chat.ended
-    outcome.heard = " ".join([outcome.greeting, *outcome.replies])
-    return outcome
+    """The scenario in text mode, its persona looked up among the test personas first."""
+    return await text_run.run_text(
+        scenario, agents_dir=agents_dir or agents_dir_for(scenario.persona)
+    )
 
 
 def wav_seconds(path: Path) -> float:
@@ -265,18 +155,3 @@ def new_call_record(
             raise ScenarioError("the worker wrote no call record")
         time.sleep(0.25)
     return json.loads(client.get(CALL_KEY.format(call_id=new.pop().decode())) or "{}")
-
-
-def tool_calls_by_line(
-    record: dict[str, Any], line_starts: Sequence[float]
-) -> list[tuple[str, ...]] | None:
-    """The record's tool calls, grouped by the caller line they followed; None when the record
-    keeps no tool calls."""
-    if "tool_calls" not in record:
-        return None
-    per_line: list[list[str]] = [[] for _ in line_starts]
-    for tool in record["tool_calls"]:
-        line = bisect.bisect_right(line_starts, tool["at"]) - 1
-        if line >= 0:
-            per_line[line].append(tool["name"])
-    return [tuple(names) for names in per_line]

@@ -6,14 +6,10 @@ worker's port-claiming entrypoint and healthcheck run here as plain shell and Py
 
 from __future__ import annotations
 
-import copy
-import functools
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -31,13 +27,15 @@ from dialroom.settings import CommonSettings
 from dispatcher.settings import DispatcherSettings
 from stack.services import APPENDFSYNC, LIVEKIT_APPENDFSYNC
 from stack.settings import StackSettings
+from tests.support.compose import COMPOSE_FILE, KEYS, docker_compose_config, rendered_services
 from worker.settings import ProviderKeys, WorkerSettings
 
 pytestmark = pytest.mark.unit
 
-COMPOSE_FILE = ROOT / "docker-compose.yaml"
 ENV_EXAMPLE = ROOT / ".env.example"
+# Long-running services; `sip-apply` runs once before the workers (test_compose_shipped.py).
 SERVICES = {"redis", "livekit-redis", "livekit", "sip", "api", "dispatcher", "worker"}
+ONE_SHOT = {"sip-apply"}
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     CommonSettings,
     WorkerSettings,
@@ -46,56 +44,13 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     ApiSettings,
     DispatcherSettings,
 )
-KEYS = {
-    "LIVEKIT_API_KEY": "test-key",
-    "LIVEKIT_API_SECRET": "test-secret-of-32-characters-xx",
-    "API_KEYS": "client-key-1",
-    "REDIS_PASSWORD": "redis-password-of-compose-1234",
-}
 
 
-def docker_compose_config(env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess[str]:
-    """`docker-compose config` with exactly `env`: no shell variables, no developer's .env."""
-    binary = shutil.which("docker-compose")
-    if binary is None:
-        pytest.fail(
-            "docker-compose is not installed: run `python start.py install --test-tools`",
-            pytrace=False,
-        )
-    empty_env_file = tmp / "empty.env"
-    empty_env_file.write_text("")
-    return subprocess.run(
-        [binary, "--env-file", str(empty_env_file), "-f", str(COMPOSE_FILE), "config"],
-        cwd=ROOT,
-        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-@functools.cache
-def _rendered_services() -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        done = docker_compose_config({**KEYS, "NUM_AGENTS": "3"}, Path(tmp))
-    assert done.returncode == 0, done.stderr
-    parsed: dict[str, Any] = yaml.safe_load(done.stdout)
-    return parsed["services"]
-
-
-def rendered_services() -> dict[str, Any]:
-    """The services as `docker-compose config` resolves them with the keys and NUM_AGENTS=3.
-
-    Called from each test, not a fixture, so a missing docker-compose fails the tests.
-    """
-    return copy.deepcopy(_rendered_services())
-
-
-def test_compose_runs_the_seven_services_on_the_host_network() -> None:
+def test_compose_runs_the_seven_services_and_a_one_shot_on_the_host_network() -> None:
     services = rendered_services()
-    assert set(services) == SERVICES
+    assert set(services) == SERVICES | ONE_SHOT
     assert {name: s.get("network_mode") for name, s in services.items()} == dict.fromkeys(
-        SERVICES, "host"
+        SERVICES | ONE_SHOT, "host"
     )
 
 
@@ -104,9 +59,10 @@ def test_num_agents_sets_the_worker_replicas() -> None:
     assert services["worker"]["deploy"]["replicas"] == 3
 
 
-def test_every_service_has_a_healthcheck() -> None:
+def test_every_long_running_service_has_a_healthcheck() -> None:
     services = rendered_services()
-    for name, service in services.items():
+    for name in SERVICES:
+        service = services[name]
         check = service.get("healthcheck", {})
         assert not check.get("disable"), name
         assert check.get("test", [])[:1] in (["CMD"], ["CMD-SHELL"]), name
@@ -125,7 +81,7 @@ def test_livekit_keys_reach_livekit_server_the_sip_bridge_and_dialroom() -> None
     services = rendered_services()
     key, secret = KEYS["LIVEKIT_API_KEY"], KEYS["LIVEKIT_API_SECRET"]
     assert services["livekit"]["environment"]["LIVEKIT_KEYS"] == f"{key}: {secret}"
-    for name in ("sip", "api", "dispatcher", "worker"):
+    for name in ("sip", "api", "dispatcher", "worker", "sip-apply"):
         env = services[name]["environment"]
         assert (env["LIVEKIT_API_KEY"], env["LIVEKIT_API_SECRET"]) == (key, secret), name
     assert services["sip"]["environment"]["LIVEKIT_WS_URL"] == "ws://127.0.0.1:7880"
@@ -386,6 +342,7 @@ NOT_PASSED = {
     *("CLAIM_IDLE_S", "DISPATCHER_NAME", "POLL_INTERVAL_S", "ROOM_EMPTY_TIMEOUT_S"),
     "REDISPATCH_AFTER_S",
     "WORKER_REGISTERED_FILE",  # start.py's readiness; compose asks the worker's status port
+    "GREETING_CACHE_DIR",  # a path inside the image (the dialroom user's cache)
 }
 
 

@@ -9,12 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.phone import (
-    dial,
-    first_voice_offset,
-    start_answering,
-    voiced_seconds,
-)
+from callcheck.phone import dial, start_answering
+from callcheck.voice import first_voice_offset, voiced_seconds
 
 pytestmark = pytest.mark.integration
 

@@ -9,6 +9,7 @@ from livekit.plugins import azure, openai
 from dialroom.persona import load_persona
 from worker.providers import ProviderConfigError, build_llm, build_stt, build_tts, check_keys
 from worker.providers.flow_llm import FlowLLM
+from worker.providers.interim_commit import InterimCommitSTT
 from worker.providers.local_stt import WhisperSTT
 from worker.providers.local_tts import PiperTTS
 from worker.settings import ProviderKeys
@@ -39,7 +40,9 @@ def test_keys_present_build_the_cloud_plugins(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     persona = load_persona("receptionist")
     check_keys(persona, ProviderKeys())
-    assert isinstance(build_stt(persona.stt), azure.STT)
+    stt = build_stt(persona.stt)  # its turn ends on the VAD, with Azure's interim text
+    assert isinstance(stt, InterimCommitSTT) and isinstance(stt.inner, azure.STT)
+    assert stt.capabilities.manual_flush
     assert isinstance(build_tts(persona.tts), azure.TTS)
     model = build_llm(persona)
     assert isinstance(model, openai.LLM) and model.model == "gpt-4.1-mini"

@@ -11,16 +11,10 @@ from livekit.agents import function_tool
 from livekit.agents.testing import fake_job_context
 from typer.testing import CliRunner
 
+from callcheck.scenario import Outcome, Scenario, check, load_scenario
 from dialroom.persona import load_persona
 from start import app
-from tests.support.scenarios import (
-    Outcome,
-    Scenario,
-    check,
-    load_scenario,
-    run_text,
-    scenario_files,
-)
+from tests.support.scenarios import run_text, scenario_files
 from tests.support.scripted_llm import ToolThenSayLLM
 from worker.call_state import CallState
 from worker.chat import CANNED_ANSWER, ChatSession, load_chat_persona

@@ -11,7 +11,7 @@ from typing import Any
 
 from livekit.agents import llm, stt, tts
 
-from dialroom.persona import LLMConfig, Persona, SpeechConfig
+from dialroom.persona import LLMConfig, Persona, SpeechConfig, STTConfig
 from worker.settings import ProviderKeys
 
 _AZURE_SPEECH = ("AZURE_SPEECH_KEY", "AZURE_SPEECH_REGION")
@@ -46,7 +46,7 @@ def check_keys(persona: Persona, keys: ProviderKeys) -> None:
         )
 
 
-def build_stt(config: SpeechConfig, keys: ProviderKeys | None = None) -> stt.STT:
+def build_stt(config: STTConfig, keys: ProviderKeys | None = None) -> stt.STT:
     keys = keys or ProviderKeys()
     if config.provider == "local":
         from worker.providers.local_stt import WhisperSTT
@@ -55,7 +55,14 @@ def build_stt(config: SpeechConfig, keys: ProviderKeys | None = None) -> stt.STT
     if config.provider == "azure":
         from livekit.plugins import azure
 
-        return azure.STT(language=config.language, **_azure_speech(keys, config.endpoint))
+        from worker.providers.interim_commit import InterimCommitSTT
+
+        azure_stt = azure.STT(
+            language=config.language,
+            segmentation_silence_timeout_ms=config.segmentation_silence_ms,
+            **_azure_speech(keys, config.endpoint),
+        )
+        return InterimCommitSTT(azure_stt) if config.end_turn_on_interim else azure_stt
     from livekit.plugins import openai
 
     return openai.STT(

@@ -16,6 +16,12 @@ from worker.providers.rule_llm import Reply, RuleLLM
 END_CALL_TOOL = "end_call"
 SEND_DTMF_TOOL = "send_dtmf"  # worker.tools.dtmf
 TRANSFER_TOOL = "transfer_call"  # worker.tools.transfer
+HANDOFF_TOOL_PREFIX = "handoff_to_"  # worker.handoff: one tool per persona handed to
+
+
+def handoff_tool(persona: str) -> str:
+    """The tool that hands the caller to `persona` (a tool name has no `-`)."""
+    return HANDOFF_TOOL_PREFIX + persona.replace("-", "_")
 
 
 class FlowLLM(RuleLLM):
@@ -48,6 +54,7 @@ class FlowLLM(RuleLLM):
         calls = [
             (SEND_DTMF_TOOL, {"keys": said.send_dtmf}, bool(said.send_dtmf)),
             (TRANSFER_TOOL, {}, said.transfer),
+            (handoff_tool(said.handoff or ""), {}, said.handoff is not None),
             (END_CALL_TOOL, {}, said.end_call),
         ]
         for name, args, wanted in calls:

@@ -1,4 +1,4 @@
-"""The PJSUA2 side of the test phone; it runs only inside the process `phone.py` starts.
+"""The PJSUA2 side of the phone; it runs only inside the process `phone.py` starts.
 
 Single-threaded: PJSUA2 callbacks only note what happened, and the loop in `Phone.run` polls
 events and performs the scripted actions (answer, play, DTMF, hang-up) when they fall due.
@@ -11,12 +11,13 @@ import signal
 import time
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pjsua2 as pj
 
-from tests.support.phone import READY_MARK, CallResult, Invite, PhoneResult, Play
+from callcheck.listen import FarEnd, TurnTaker
+from callcheck.phone import READY_MARK, CallResult, Invite, PhoneResult, Play
 
 HOST = "127.0.0.1"
 CODECS = {"PCMU/8000/1": 255, "PCMA/8000/1": 254}  # every other codec is disabled
@@ -30,6 +31,10 @@ class Script:
     dtmf: list[tuple[str, float]]  # (digits, seconds after media active)
     record: Path | None
     hangup_after: float | None  # seconds after confirmed
+    turns: list[Path] = field(default_factory=list)  # said by ear, one after each reply
+    quiet_s: float = 1.2  # the far end is done once quiet this long
+    reply_timeout_s: float = 15.0  # no reply this long after a line: say the next one
+    end_grace_s: float = 5.0  # after the last reply, hang up this much later
 
     def recording_for(self, n: int) -> Path | None:
         """Call n (0-based) records to NAME.wav, NAME-2.wav, ..."""
@@ -63,6 +68,13 @@ class PhoneCall(pj.Call):
         self._recorder: pj.AudioMediaRecorder | None = None
         self._hung_up_here = False
         self.on_refer: Callable[[], PhoneCall] | None = None  # makes the call a REFER asks for
+        self._ear: FarEnd | None = None
+        self._turns = TurnTaker(
+            lines=[wav_seconds(wav) for wav in script.turns],
+            quiet_s=script.quiet_s,
+            reply_timeout_s=script.reply_timeout_s,
+            end_grace_s=script.end_grace_s,
+        )
 
     @property
     def ended(self) -> bool:
@@ -108,6 +120,8 @@ class PhoneCall(pj.Call):
         self._recorder = pj.AudioMediaRecorder()
         self._recorder.createRecorder(str(self.outcome.recording))
         audio.startTransmit(self._recorder)  # only the far end's audio, never our own plays
+        if self._script.turns:
+            self._ear = FarEnd(self.outcome.recording)
 
     def release_media(self) -> None:
         # Destroying the recorder is what writes the final WAV header.
@@ -128,10 +142,21 @@ class PhoneCall(pj.Call):
                 digits = self._dtmf.pop(0)[0]
                 self.dialDtmf(digits)  # RFC 2833 by default
                 self.outcome.dtmf_sent.append((digits, now))
+            if self._ear is not None:
+                self._take_turns(now - media_at, now)
         confirmed_at, hangup_after = self.outcome.confirmed_at, self._script.hangup_after
         if confirmed_at is not None and hangup_after is not None:
             if now >= confirmed_at + hangup_after:
                 self.hang_up()
+
+    def _take_turns(self, at: float, now: float) -> None:
+        """Say the next line by ear, or hang up once the last one has been answered."""
+        assert self._ear is not None
+        self._ear.poll()
+        if (line := self._turns.next_line(self._ear, at)) is not None:
+            self._play(self._script.turns[line], now)
+        elif self._turns.finished(self._ear, at):
+            self.hang_up()
 
     def _play(self, wav: Path, now: float) -> None:
         assert self._audio is not None
@@ -307,7 +332,14 @@ class Phone:
 
 def _phone_from_args(args: argparse.Namespace) -> Phone:
     script = Script(
-        plays=args.play, dtmf=args.dtmf, record=args.record, hangup_after=args.hangup_after
+        plays=args.play,
+        dtmf=args.dtmf,
+        record=args.record,
+        hangup_after=args.hangup_after,
+        turns=args.turn,
+        quiet_s=args.quiet_s,
+        reply_timeout_s=args.reply_timeout_s,
+        end_grace_s=args.end_grace_s,
     )
     if args.mode == "dial":
         return Phone(

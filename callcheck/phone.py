@@ -1,8 +1,9 @@
-"""A scriptable SIP phone for end-to-end tests.
+"""A scriptable SIP phone: `start.py check-call` and the end-to-end tests call with it.
 
 Each phone is its own process (PJSUA2 can abort the interpreter at exit): it places or answers
-calls on loopback, plays WAVs into them, records what the far end sends, writes one JSON result
-and exits. Tests use the API below; `python -m tests.support.phone --help` shows the CLI.
+calls, plays WAVs into them (at fixed times, or each once the far end has spoken and gone
+quiet), records what the far end sends, writes one JSON result and exits. Callers use the API
+below; `python -m callcheck.phone --help` shows the CLI.
 """
 
 from __future__ import annotations
@@ -15,16 +16,13 @@ import subprocess
 import sys
 import time
 import uuid
-import wave
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PHONE_COMMAND = [sys.executable, "-m", "tests.support.phone"]
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PHONE_COMMAND = [sys.executable, "-m", "callcheck.phone"]
 READY_MARK = "PHONE READY"  # printed once the SIP port is bound; value is the local port
 
 
@@ -259,6 +257,29 @@ def dial(
         return phone.result(timeout + 15.0)
 
 
+def dial_by_ear(
+    uri: str,
+    *,
+    result_dir: Path,
+    turns: Sequence[Path],
+    record: Path,
+    timeout: float,
+    from_user: str = "caller",
+    quiet_s: float = 1.2,
+    reply_timeout_s: float = 15.0,
+    end_grace_s: float = 5.0,
+) -> PhoneResult:
+    """Place one call that takes turns by ear: each of `turns` is said once the far end has
+    spoken (the greeting, then the reply to the line before) and kept quiet `quiet_s`; the phone
+    hangs up `end_grace_s` after the last reply, or when `timeout` runs out (blocking)."""
+    argv = ["dial", "--uri", uri, "--from-user", from_user, "--duration", str(timeout)]
+    argv += [arg for wav in turns for arg in ("--turn", str(wav))]
+    argv += ["--record", str(record), "--quiet-s", str(quiet_s)]
+    argv += ["--reply-timeout-s", str(reply_timeout_s), "--end-grace-s", str(end_grace_s)]
+    with PhoneProcess(argv, result_dir=result_dir, name="dial") as phone:
+        return phone.result(timeout + 15.0)
+
+
 def start_answering(
     port: int,
     *,
@@ -304,34 +325,6 @@ def answer_once(
     )
 
 
-def voice_windows(wav: Path, *, threshold: float = 0.01, window_s: float = 0.02) -> np.ndarray:
-    """Which `window_s` windows of a 16-bit mono WAV have RMS above `threshold` (of full scale)."""
-    with wave.open(str(wav), "rb") as w:
-        rate = w.getframerate()
-        samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-    size = max(1, int(rate * window_s))
-    frames = samples[: len(samples) // size * size].reshape(-1, size) / 32768.0
-    return np.sqrt(np.mean(frames**2, axis=1)) > threshold
-
-
-def first_voice_offset(
-    wav: Path, *, after_s: float = 0.0, threshold: float = 0.01, window_s: float = 0.02
-) -> float | None:
-    """Seconds into the recording where sound first appears (at or after `after_s`).
-
-    Add it to the call's `media_active_at` to get the wall-clock time the far end was heard.
-    """
-    voiced = voice_windows(wav, threshold=threshold, window_s=window_s)
-    first = int(after_s / window_s)
-    hits = np.flatnonzero(voiced[first:])
-    return None if hits.size == 0 else (first + int(hits[0])) * window_s
-
-
-def voiced_seconds(wav: Path, *, threshold: float = 0.01, window_s: float = 0.02) -> float:
-    """Total seconds of the recording that are not silence."""
-    return float(voice_windows(wav, threshold=threshold, window_s=window_s).sum() * window_s)
-
-
 def _timed(value: str) -> tuple[str, float]:
     """`THING@SECONDS` (or just `THING`, meaning at 0 s)."""
     thing, _, at = value.rpartition("@") if "@" in value else (value, "", "0")
@@ -343,6 +336,12 @@ def _header(value: str) -> tuple[str, str]:
     if not sep or not name.strip():
         raise argparse.ArgumentTypeError(f"not a header (NAME: VALUE): {value}")
     return name.strip(), text.strip()
+
+
+def _wav(value: str) -> Path:
+    if not Path(value).is_file():
+        raise argparse.ArgumentTypeError(f"no such WAV: {value}")
+    return Path(value)
 
 
 def _timed_wav(value: str) -> tuple[Path, float]:
@@ -360,7 +359,7 @@ TIMING_HELP = (
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.support.phone",
+        prog="python -m callcheck.phone",
         description="A SIP phone on loopback (G.711) that writes a JSON result and exits.",
         epilog=TIMING_HELP,
     )
@@ -406,6 +405,17 @@ def _add_script_args(parser: argparse.ArgumentParser) -> None:
         metavar="DIGITS[@S]",
         help="send RFC 2833 digits S seconds after media is active (repeatable)",
     )
+    add(
+        "--turn",
+        type=_wav,
+        action="append",
+        default=[],
+        metavar="WAV",
+        help="say a WAV by ear: once the far end has spoken and gone quiet (repeatable, in order)",
+    )
+    add("--quiet-s", type=float, default=1.2, metavar="S", help="--turn: quiet this long = done")
+    add("--reply-timeout-s", type=float, default=15.0, metavar="S", help="--turn: wait at most")
+    add("--end-grace-s", type=float, default=5.0, metavar="S", help="--turn: hang up S s after")
     add("--record", type=Path, metavar="WAV", help="record the far end (2nd call: WAV-2.wav)")
     add("--hangup-after", type=float, metavar="S", help="hang up S s after confirmed")
     add("--duration", type=float, default=60.0, metavar="S", help="give up after S seconds")
@@ -415,7 +425,7 @@ def _add_script_args(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    from tests.support.pjsua_phone import run  # pjsua2 is loaded only in the phone process
+    from callcheck.pjsua_phone import run  # pjsua2 is loaded only in the phone process
 
     result = run(args)
     if args.result is None:

@@ -1,0 +1,287 @@
+"""Voice to voice hop by hop, at the phone, with cloud providers faked at set timings.
+
+One real stack (`start.py up --dev --auto-ports`) and a persona on the real cloud plugins
+(Azure STT, OpenAI LLM, Azure TTS), each pointed at a local fake whose timing is set: the
+Azure Speech fake sends interim results every 100 ms while the caller speaks and its final
+`--stt-final` s after they stop (Azure's segmentation silence); the LLM fake's first token comes
+`--llm` s after the request; the TTS fake's first audio `--tts` s after it (its speech is
+rendered beforehand, so synthesis costs nothing). The scripted SIP phone plays the caller's
+line once per question, as in `bench.voice_to_voice`.
+
+    .venv/bin/python -m bench.voice_hops --turns 5             # one call, ~2 minutes
+    .venv/bin/python -m bench.voice_hops --turns 5 --calls 2 --json out.json
+
+Every hop is placed on one clock (`time.time()`: the phone, the fakes and the worker share the
+machine), from the caller's last voiced sample as the phone sent it:
+
+- end of speech at the worker: the worker's audio reaching the STT (the Azure fake's receipt
+  of the line's last voiced audio). The worker's own stage times (call record `turns`) count
+  from its end of speech, which this stands for: end of turn, transcript, first audio out.
+- LLM asked / TTS asked: the fakes' receipt of the requests; first token / first audio adds the
+  worker's measured `llm_ttft_s` / `tts_ttfb_s`.
+- Azure's own final: when the fake sent it; with `stt.end_turn_on_interim` it is off the path.
+- first audio at the phone: the phone's recording (20 ms windows).
+
+The platform's own part is the phone's total minus the persona's `turn.min_endpointing_s` and
+the fakes' set LLM and TTS times. It prints timings; it never asserts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from bench.first_call import speech_span
+from bench.voice_to_voice import CALLER_TEXT, GREETING, QUESTION, measure
+from callcheck.phone import PhoneError
+from callcheck.scenario import Outcome, Scenario, ScenarioError, Turn
+from dialroom.paths import ROOT
+from dialroom.persona import load_persona
+from tests.support.azure_speech_fake import AzureSpeechFake
+from tests.support.cloud_fakes import FakeCloud
+from tests.support.scenarios import rendered, run_call
+from tests.support.stack import running_stack
+
+PERSONA = "voice-hops"
+NUMBER = "2198"
+HOPS = (
+    ("voice_at_worker", "end of speech at the worker (audio at STT)"),
+    ("end_of_turn", "end of turn decided (worker)"),
+    ("transcript", "final transcript (worker)"),
+    ("llm_asked", "LLM asked (fake)"),
+    ("llm_first_token", "LLM first token (worker)"),
+    ("tts_asked", "TTS asked (fake)"),
+    ("tts_first_audio", "TTS first audio (worker)"),
+    ("worker_audio_out", "first audio out of the worker"),
+    ("phone_audio", "first audio at the phone"),
+    ("azure_final", "Azure's own final sent (fake)"),
+)
+
+console = Console()
+app = typer.Typer(add_completion=False)
+
+
+@dataclass
+class Fakes:
+    cloud: FakeCloud
+    azure: AzureSpeechFake
+
+
+@dataclass(kw_only=True)
+class TurnHops:
+    call: int
+    turn: int
+    hops: dict[str, float] = field(default_factory=dict)  # seconds after the caller stopped
+    failure: str | None = None
+
+
+@contextmanager
+def fakes_running(*, llm_s: float, tts_s: float, stt_final_s: float) -> Iterator[Fakes]:
+    """Both fakes on a loop of their own thread, for the whole run."""
+    cloud = FakeCloud(openai_key="sk-bench", azure_speech_key="az-bench", speech="piper")
+    cloud.latencies = {"chat": llm_s, "tts": tts_s}
+    cloud.chat_reply = QUESTION
+    cloud.prepare_speech([GREETING, QUESTION])
+    azure = AzureSpeechFake(phrase=CALLER_TEXT, final_after_s=stt_final_s)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="fakes", daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(cloud.start(), loop).result(10)
+    asyncio.run_coroutine_threadsafe(azure.__aenter__(), loop).result(10)
+    try:
+        yield Fakes(cloud=cloud, azure=azure)
+    finally:
+        asyncio.run_coroutine_threadsafe(azure.__aexit__(None, None, None), loop).result(10)
+        asyncio.run_coroutine_threadsafe(cloud.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+def bench_persona(fakes: Fakes, turn: dict[str, Any], *, on_interim: bool) -> dict[str, Any]:
+    stt = {"provider": "azure", "endpoint": fakes.azure.endpoint, "end_turn_on_interim": on_interim}
+    return {
+        "numbers": [NUMBER],
+        "stt": stt,
+        "llm": {
+            "provider": "openai",
+            "model": "gpt-bench",
+            "base_url": fakes.cloud.openai_base_url,
+        },
+        "tts": {"provider": "azure", "endpoint": fakes.cloud.azure_tts_endpoint},
+        "prompt": "receptionist.md",  # any prompt: the LLM fake answers QUESTION to all
+        "greeting": {"inbound": GREETING},
+        "turn": turn,
+        "tools": {"end_call": False},
+        "limits": {"silence": {"reprompt_after_s": 30}},
+    }
+
+
+def first_after(times: list[float], start: float, within_s: float = 5.0) -> float | None:
+    later = sorted(t for t in times if start <= t <= start + within_s)
+    return later[0] if later else None
+
+
+def turn_hops(
+    stopped_at: float, reply_s: float | None, worker: dict[str, Any], fakes: Fakes
+) -> dict[str, float]:
+    """One turn's hops, seconds after `stopped_at` (the caller's last voiced sample sent)."""
+    hops: dict[str, float] = {}
+    cloud = fakes.cloud
+    voice = first_after(fakes.azure.voice_ended_at, stopped_at - 0.1)
+    llm = first_after([r.at for r in cloud.requests_to("chat")], stopped_at)
+    tts = first_after([r.at for r in cloud.requests_to("tts")], stopped_at)
+    final = first_after(fakes.azure.finals_sent_at, stopped_at)
+    if voice is not None:
+        anchor = voice - stopped_at
+        hops["voice_at_worker"] = anchor
+        for hop, stage in (
+            ("end_of_turn", "end_of_turn_s"),
+            ("transcript", "stt_s"),
+            ("worker_audio_out", "voice_to_voice_s"),
+        ):
+            if worker.get(stage) is not None:
+                hops[hop] = anchor + float(worker[stage])
+    for hop, asked, stage in ((("llm", llm, "llm_ttft_s")), ("tts", tts, "tts_ttfb_s")):
+        if asked is not None:
+            hops[f"{hop}_asked"] = asked - stopped_at
+            if worker.get(stage) is not None:
+                first = "llm_first_token" if hop == "llm" else "tts_first_audio"
+                hops[first] = asked - stopped_at + float(worker[stage])
+    if final is not None:
+        hops["azure_final"] = final - stopped_at
+    if reply_s is not None:
+        hops["phone_audio"] = reply_s
+    return hops
+
+
+def p50_p95(values: list[float]) -> tuple[str, str]:
+    if not values:
+        return "-", "-"
+    p50, p95 = np.percentile(values, [50, 95]).tolist()
+    return f"{p50:.2f} s", f"{p95:.2f} s"
+
+
+def report(turns: list[TurnHops], own: float) -> list[float]:
+    """Print each turn's hops and their p50/p95; returns the platform's own part per turn."""
+    for t in turns:
+        if t.failure:
+            console.print(f"[red]call {t.call} turn {t.turn}:[/] {t.failure}")
+            continue
+        chain = "  ".join(f"{name}={t.hops[name]:.2f}" for name, _ in HOPS if name in t.hops)
+        console.print(f"call {t.call} turn {t.turn}: {chain}", soft_wrap=True)
+    table = Table(title="voice to voice, hop by hop (seconds after the caller's last voice)")
+    for column in ("hop", "p50", "p95"):
+        table.add_column(column, justify="left" if column == "hop" else "right")
+    for name, label in HOPS:
+        table.add_row(label, *p50_p95([t.hops[name] for t in turns if name in t.hops]))
+    console.print(table)
+    platform = [t.hops["phone_audio"] - own for t in turns if "phone_audio" in t.hops]
+    p50, p95 = p50_p95(platform)
+    console.print(f"platform's own part (phone total - {own:.2f} s set): p50 {p50}, p95 {p95}")
+    return platform
+
+
+@app.command()
+def main(
+    turns: Annotated[int, typer.Option(min=1, max=60, help="Caller lines in each call.")] = 5,
+    calls: Annotated[int, typer.Option(min=1, help="Calls, one after another.")] = 1,
+    llm_s: Annotated[float, typer.Option("--llm", help="LLM fake's first token (s).")] = 0.3,
+    tts_s: Annotated[float, typer.Option("--tts", help="TTS fake's first audio (s).")] = 0.3,
+    stt_final_s: Annotated[
+        float, typer.Option("--stt-final", help="Azure fake's final after speech (s).")
+    ] = 1.0,
+    wait_for_final: Annotated[
+        bool, typer.Option(help="stt.end_turn_on_interim false: turns wait for Azure's final.")
+    ] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Raw numbers here.")] = None,
+    run_dir: Annotated[Path, typer.Option(help="The stack's run directory.")] = ROOT
+    / ".run"
+    / "bench-voice-hops",
+) -> None:
+    """Place CALLS calls of TURNS caller lines to a cloud persona on fakes; print each hop."""
+    run_dir = run_dir.resolve()
+    agents = run_dir / "agents"
+    agents.mkdir(parents=True, exist_ok=True)
+    turn = {"min_endpointing_s": 0.4, "max_endpointing_s": 3.0, "detection": "vad"}
+    span = speech_span(rendered(CALLER_TEXT, run_dir / "calls" / "wav"))
+    scenario = Scenario(persona=PERSONA, turns=tuple(Turn(say=CALLER_TEXT) for _ in range(turns)))
+    expected = Outcome(greeting=GREETING, replies=[QUESTION] * turns)
+    results: list[TurnHops] = []
+    with fakes_running(llm_s=llm_s, tts_s=tts_s, stt_final_s=stt_final_s) as fakes:
+        persona = bench_persona(fakes, turn, on_interim=not wait_for_final)
+        (agents / f"{PERSONA}.yaml").write_text(yaml.safe_dump(persona))
+        load_persona(PERSONA, agents_dir=agents)  # a mistake fails here, not mid-call
+        env = {
+            "AGENTS_DIR": str(agents),
+            "OPENAI_API_KEY": fakes.cloud.openai_key,
+            "AZURE_SPEECH_KEY": fakes.cloud.azure_speech_key,
+        }
+        with (
+            console.status("starting the stack") as status,
+            running_stack(run_dir, env=env) as stack,
+        ):
+            for index in range(1, calls + 1):
+                status.update(f"call {index}/{calls}: {turns} turns")
+                results += one_call(scenario, stack, run_dir, index, expected, span, fakes)
+                time.sleep(1.0)
+            status.update("stopping the stack")
+    own = turn["min_endpointing_s"] + llm_s + tts_s
+    platform = report(results, own)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    console.print(
+        f"set: LLM {llm_s:.2f} s, TTS {tts_s:.2f} s, Azure final {stt_final_s:.2f} s after "
+        f"speech; endpointing {turn['min_endpointing_s']:.2f} s (vad); end_turn_on_interim "
+        f"{not wait_for_final}; {os.cpu_count()} CPUs, "
+        f"load average {load}; logs: {run_dir}"
+    )
+    if json_out is not None:
+        raw = {"turns": [asdict(t) for t in results], "platform_s": platform, "own_set_s": own}
+        json_out.write_text(json.dumps(raw, indent=2))
+
+
+def one_call(
+    scenario: Scenario,
+    stack: Any,
+    run_dir: Path,
+    index: int,
+    expected: Outcome,
+    span: tuple[float, float],
+    fakes: Fakes,
+) -> list[TurnHops]:
+    agents = run_dir / "agents"
+    try:
+        outcome = run_call(
+            scenario, stack, run_dir / "calls" / f"call-{index:02d}", expected=expected,
+            agents_dir=agents,
+        )  # fmt: skip
+    except (ScenarioError, PhoneError) as err:
+        return [TurnHops(call=index, turn=0, failure=str(err))]
+    call = outcome.call
+    if call is None or call.media_active_at is None:
+        return [TurnHops(call=index, turn=0, failure="call not answered")]
+    worker_turns = (outcome.record or {}).get("turns", [])
+    results = []
+    for timing, play in zip(measure(call, index, span), call.plays, strict=False):
+        stopped_at = play.started_at + span[1]
+        worker = worker_turns[timing.turn - 1] if timing.turn <= len(worker_turns) else {}
+        hops = turn_hops(stopped_at, timing.reply_s, worker, fakes)
+        results.append(TurnHops(call=index, turn=timing.turn, hops=hops, failure=timing.failure))
+    return results
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,156 @@
+"""Delivering call events to WEBHOOK_URL: signed, at least once, retried with backoff.
+
+Each event in the outbox (`dispatcher.call_events`) is delivered on its own: claimed with a
+lease (other dispatchers leave it alone; a dispatcher killed mid-POST leaves it to be claimed
+again once the lease runs out, and the receiver dedupes on `X-Dialroom-Event`), POSTed with the
+same signature, deadline, per-receiver cap and address guard as status webhooks
+(`dispatcher.webhooks`), and retried after `backoff_s * 2 ** (tries - 1)` seconds up to
+`max_attempts` tries. One order is kept: a call's `call.ended` waits while its `call.started`
+is still being tried. Every failed try is counted for /metrics, and so is every event given up.
+
+Never blocking calls: this runs in the dispatcher's own loop, one task per event, and nothing
+a call does waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import httpx
+from redis.asyncio import Redis
+
+from dialroom.call_events import ENDED, STARTED, event_id
+from dialroom.webhooks import signed_headers
+from dispatcher.call_events import DONE, DONE_TTL_S, DUE, EVENT_KEY, GIVEN_UP, PENDING
+from dispatcher.webhooks import (
+    CLAIM_DUE,
+    HOST_CONNECTIONS,
+    LEASE_S,
+    POST_DEADLINE_S,
+    HostSlots,
+    count_failure,
+    retry_delay,
+)
+
+logger = logging.getLogger("dialroom.dispatcher.events")
+
+WEBHOOK_URL = "webhook_url"  # the `target` label of /metrics' webhook failures
+ORDER_WAIT_S = 0.5  # a call.ended whose call.started is still being tried looks again after
+
+
+class EventSender:
+    def __init__(
+        self,
+        redis: Redis,
+        http: httpx.AsyncClient,
+        *,
+        url: str,
+        secret: str,
+        max_attempts: int,
+        backoff_s: float,
+        deadline_s: float = POST_DEADLINE_S,
+        per_host: int = HOST_CONNECTIONS,
+    ) -> None:
+        self.redis, self.http, self.url = redis, http, url
+        self.secret, self.max_attempts, self.backoff_s = secret, max_attempts, backoff_s
+        self.deadline_s = deadline_s
+        self._hosts = HostSlots(per_host)
+        self._claim = redis.register_script(CLAIM_DUE)
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    async def deliver_due(self, *, limit: int = 100) -> None:
+        """Start delivering every event that is due; returns without waiting for them."""
+        now = time.time()
+        for raw in await self._claim(keys=[DUE], args=[now, now + LEASE_S, limit]):
+            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if name not in self._running:
+                task = asyncio.create_task(self._deliver(name), name=f"event-{name}")
+                self._running[name] = task
+                task.add_done_callback(lambda _t, n=name: self._running.pop(n, None))
+
+    async def drain(self) -> None:
+        """Wait for the deliveries in progress (not for retries due later)."""
+        while self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def _deliver(self, name: str) -> None:
+        try:
+            await self._deliver_event(name)
+        except Exception:
+            # Redis trouble and the like: the lease runs out and the event is tried again.
+            logger.exception("call event %s: delivery stopped", name)
+
+    async def _deliver_event(self, name: str) -> None:
+        key = EVENT_KEY.format(event_id=name)
+        state = {_text(k): _text(v) for k, v in (await self.redis.hgetall(key)).items()}
+        if state.get("state") != PENDING or not self.url:
+            if not self.url:
+                logger.warning("call event %s dropped: WEBHOOK_URL is not set", name)
+            await self.redis.zrem(DUE, name)
+            return
+        if await self._started_pending(name):
+            await self.redis.zadd(DUE, {name: time.time() + ORDER_WAIT_S})
+            return
+        body = state["body"].encode()
+        if await self._post(name, body):
+            await self._close(key, name, DONE)
+            return
+        tries = int(state.get("tries", 0)) + 1
+        given_up = tries >= self.max_attempts
+        await count_failure(self.redis, WEBHOOK_URL, given_up=given_up)
+        if given_up:
+            logger.error("call event %s given up after %d tries", name, tries)
+            await self._close(key, name, GIVEN_UP)
+            return
+        wait = retry_delay(self.backoff_s, tries)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, "tries", tries)
+            pipe.zadd(DUE, {name: time.time() + wait})
+            await pipe.execute()
+        logger.warning(
+            "call event %s failed (try %d of %d); again in %gs",
+            name,
+            tries,
+            self.max_attempts,
+            wait,
+        )
+
+    async def _started_pending(self, name: str) -> bool:
+        """Whether `name` is a call.ended whose call's call.started is still being tried (in
+        flight, or waiting for its retry: its score is a lease or a backoff, so the ended
+        event looks again shortly rather than at that score)."""
+        call_id, _, kind = name.rpartition(":")
+        if f"call.{kind}" != ENDED:
+            return False
+        started = EVENT_KEY.format(event_id=event_id(call_id, STARTED))
+        return _text(await self.redis.hget(started, "state")) == PENDING
+
+    async def _close(self, key: str, name: str, state: str) -> None:
+        """Delivered or given up: the body goes; the id stays a day so it is not queued again."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, "state", state)
+            pipe.hdel(key, "body")
+            pipe.expire(key, DONE_TTL_S)
+            pipe.zrem(DUE, name)
+            await pipe.execute()
+
+    async def _post(self, name: str, body: bytes) -> bool:
+        headers = signed_headers(self.secret, body, timestamp=int(time.time()), event_id=name)
+        target = httpx.URL(self.url)
+        try:
+            async with self._hosts.slot(f"{target.scheme}://{target.host}:{target.port}"):
+                async with asyncio.timeout(self.deadline_s):
+                    response = await self.http.post(self.url, content=body, headers=headers)
+        except TimeoutError:
+            logger.info("call event %s: no answer within the deadline", name)
+            return False
+        except httpx.HTTPError as err:
+            logger.info("call event %s: %s: %s", name, type(err).__name__, err)
+            return False
+        return response.is_success
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,89 @@
+"""docker-compose.yaml works as shipped, without a Docker engine: every service's command line,
+environment and health check run as local processes (tests/support/compose_local.py), in the
+order its depends_on says, and a real SIP phone calls through them.
+
+The one-shot `sip-apply` applies a telephony file mounted where sip/telephony.yaml would be
+(the shipped one is empty): a loopback trunk and a rule for the demo persona, the only trunk
+and rule on the server, so the call proves the one-shot ran before the worker took it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from callcheck.phone import dial
+from sip.spec import TELEPHONY_FILE
+from tests.e2e.conftest import FIXTURES
+from tests.support.compose import docker_compose_config
+from tests.support.compose_local import has_programs, run_locally
+from worker.providers.local_stt import transcribe_wav
+
+pytestmark = pytest.mark.e2e
+
+KEYS = {
+    "LIVEKIT_API_KEY": "compose-key",
+    "LIVEKIT_API_SECRET": "compose-secret-of-more-than-32-characters",
+    "API_KEYS": "compose-client-key-of-more-than-32-characters",
+    "REDIS_PASSWORD": "compose-redis-password-1234",
+}
+TELEPHONY = """
+inbound:
+  - {name: compose-in, allowed_addresses: ["127.0.0.1/32"]}
+dispatch:
+  - {name: compose, trunks: [compose-in], default_persona: demo}
+"""
+
+
+def rendered(tmp: Path) -> dict[str, Any]:
+    done = docker_compose_config({**KEYS, "NUM_AGENTS": "1"}, tmp)
+    assert done.returncode == 0, done.stderr
+    compose: dict[str, Any] = yaml.safe_load(done.stdout)
+    return compose
+
+
+def test_a_call_through_the_compose_services_run_as_local_processes(tmp_path: Path) -> None:
+    assert not (missing := has_programs()), f"missing {missing}: run `make install`"
+    telephony = tmp_path / "telephony.yaml"
+    telephony.write_text(TELEPHONY)
+    compose = rendered(tmp_path)
+    heard = tmp_path / "heard.wav"
+    run_dir = tmp_path / "compose"
+    with run_locally(compose, run_dir, sources={TELEPHONY_FILE: telephony}) as running:
+        assert "applied" in running.services["sip-apply"].logs.read_text()
+        result = dial(
+            f"sip:2000@127.0.0.1:{running.ports.sip}",
+            result_dir=tmp_path,
+            play=[(FIXTURES / "caller_tuesday.wav", 7.0)],
+            record=heard,
+            hangup_after=40,
+            timeout=60,
+        )
+        call = archived_call(running.ports.api)
+    assert result.call.status_code == 200 and result.call.remote_hangup
+    text = transcribe_wav(heard).lower()
+    assert "tuesday" in text and "goodbye" in text, text
+    assert (call["direction"], call["persona"]) == ("inbound", "demo")
+    # The call history is the SQLite file on the `history` volume the API and dispatcher share.
+    assert (run_dir / "volumes" / "history" / "dialroom.db").is_file()
+
+
+def archived_call(api_port: int) -> dict[str, Any]:
+    """The call as the API lists it once the dispatcher has archived it."""
+    headers = {"X-API-Key": KEYS["API_KEYS"]}
+    with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers=headers) as client:
+        deadline = time.monotonic() + 30
+        while True:
+            calls = [c for c in client.get("/api/calls").json()["calls"] if c["outcome"]]
+            if calls:
+                (call,) = calls
+                detail = client.get(f"/api/calls/{call['call_id']}").json()
+                assert detail["archived"] is True
+                return call
+            assert time.monotonic() < deadline, "the call never reached the call history"
+            time.sleep(0.5)

@@ -1,0 +1,143 @@
+"""End a caller's turn on Dialroom's own decision, not on a streaming STT's final transcript.
+
+Azure's final result for a phrase arrives only after its own segmentation silence (about a
+second after the caller stops, measured in public benchmarks), while its interim results follow
+the speech within ~100 ms. livekit-agents commits a turn only once a final transcript is in:
+on VAD end of speech (or the turn detector's verdict) it *flushes* an STT whose capabilities
+say `manual_flush`, and waits for the final that the flush produces.
+
+`InterimCommitSTT` wraps such an STT and says `manual_flush`: when the session flushes, the
+latest interim text becomes the final transcript (`SETTLE_S` later, so the interim can catch
+up with the last word), and the turn ends on the VAD and the endpointing delay. The
+provider's own final for that text, when it comes, is dropped (only its words beyond the
+committed ones are kept, if the caller spoke again within the same provider segment; see
+`interim_words`). The cost: the reply is built on the interim wording (Azure's interims carry
+no punctuation or casing); the words are the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from livekit import rtc
+from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions, stt, utils
+from livekit.agents.types import NOT_GIVEN, NotGivenOr
+
+from worker.providers.interim_words import InterimWords
+
+# The flush comes with VAD end of speech (~0.3 s into the silence), about when the endpointing
+# delay (0.4 s by default) ends; Azure's interim trails the audio by ~0.1-0.2 s. Waiting this
+# long lets the last word in (a word written after the turn ended is dropped, never a turn of
+# its own) for ~0.05 s on the turn (bench/README.md, `voice_hops`).
+SETTLE_S = 0.15
+
+
+class InterimCommitSTT(stt.STT):
+    """A streaming STT whose turn ends on the session's flush, with its latest interim text."""
+
+    def __init__(self, inner: stt.STT, *, settle_s: float = SETTLE_S) -> None:
+        caps = inner.capabilities
+        super().__init__(
+            capabilities=stt.STTCapabilities(
+                streaming=True,
+                interim_results=True,
+                diarization=caps.diarization,
+                aligned_transcript=caps.aligned_transcript,
+                offline_recognize=caps.offline_recognize,
+                manual_flush=True,
+            )
+        )
+        # usage reaches the session as RECOGNITION_USAGE events through this wrapper's stream
+        self._inner = inner
+        self.settle_s = settle_s
+
+    @property
+    def inner(self) -> stt.STT:
+        return self._inner
+
+    @property
+    def model(self) -> str:
+        return self._inner.model
+
+    @property
+    def provider(self) -> str:
+        return self._inner.provider
+
+    async def _recognize_impl(
+        self,
+        buffer: utils.AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions,
+    ) -> stt.SpeechEvent:
+        return await self._inner.recognize(buffer, language=language, conn_options=conn_options)
+
+    def stream(
+        self,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> InterimCommitStream:
+        return InterimCommitStream(stt=self, language=language, conn_options=conn_options)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class InterimCommitStream(stt.RecognizeStream):
+    """Passes audio to the wrapped STT's stream; a flush turns the latest interim into a final.
+
+    Retries are this stream's (the session's `stt_conn_options`): the wrapped stream gets none
+    of its own, so a failure is counted and reported once, on this STT.
+    """
+
+    def __init__(
+        self,
+        *,
+        stt: InterimCommitSTT,
+        language: NotGivenOr[str],
+        conn_options: APIConnectOptions,
+    ) -> None:
+        super().__init__(stt=stt, conn_options=conn_options)
+        self._wrapper = stt
+        self._language = language
+
+    async def _run(self) -> None:
+        once = APIConnectOptions(max_retry=0, timeout=self._conn_options.timeout)
+        inner = self._wrapper.inner.stream(language=self._language, conn_options=once)
+        # the session set this stream's offset; the provider's timestamps are relative to it
+        inner.start_time_offset = self.start_time_offset
+        words = InterimWords()
+        feeding = asyncio.create_task(self._feed(inner, words))
+        try:
+            async for event in inner:
+                for passed in words.passed(event):
+                    self._event_ch.send_nowait(passed)
+            if feeding.done():
+                feeding.result()  # a failure to feed the provider is this stream's failure
+        finally:
+            await utils.aio.cancel_and_wait(feeding)
+            await inner.aclose()
+
+    async def _feed(self, inner: stt.RecognizeStream, words: InterimWords) -> None:
+        heard_s = inner.start_time_offset  # stream time of the audio passed on so far
+        settling: asyncio.Task[None] | None = None
+        try:
+            async for item in self._input_ch:
+                if isinstance(item, rtc.AudioFrame):
+                    inner.push_frame(item)
+                    heard_s += item.duration
+                    continue
+                if settling is not None:
+                    settling.cancel()
+                settling = asyncio.create_task(self._commit(words, heard_s))
+            inner.end_input()
+        finally:
+            if settling is not None:
+                await utils.aio.cancel_and_wait(settling)
+
+    async def _commit(self, words: InterimWords, heard_s: float) -> None:
+        """The turn's final, from the interim as it stands once the provider caught up."""
+        await asyncio.sleep(self._wrapper.settle_s)
+        if (final := words.flushed(audio_at=heard_s)) is not None:
+            self._event_ch.send_nowait(final)
