@@ -1,9 +1,9 @@
 """The filters a call listing, an export and the stats share, as query parameters.
 
 `?direction=inbound&persona=demo&outcome=lines_busy&status=completed&campaign=...&number=4567
-&since=2026-11-01T00:00:00Z&until=...&has_recording=true`: each one narrows. `number` is a
-whole E.164 number (`+14155550123`, caller or called) or, digits alone, the last digits of
-either. A time without a timezone is UTC.
+&since=2026-11-01T00:00:00Z&until=...&has_recording=true&trunk=ST_...`: each one narrows.
+`number` is a whole E.164 number (`+14155550123`, caller or called) or, digits alone, the last
+digits of either. A time without a timezone is UTC.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ def call_filter(
     has_recording: Annotated[
         bool | None, Query(description="Finished calls with (true) or without a recording")
     ] = None,
+    trunk: Annotated[
+        str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="SIP trunk id")
+    ] = None,
 ) -> CallFilter:
     return CallFilter(
         direction=direction,
@@ -62,6 +65,7 @@ def call_filter(
         since=_seconds(since),
         until=_seconds(until),
         has_recording=has_recording,
+        trunk=trunk,
     )
 
 

@@ -20,7 +20,7 @@ from api.body_limit import BodyLimitMiddleware
 from api.destinations import CallerIds, DestinationGate
 from api.errors import plain_http_error
 from api.query import single_valued_query
-from api.routes import callers, calls, campaigns, dnc, health, metrics, recordings, stats
+from api.routes import callers, calls, campaigns, dnc, health, metrics, recordings, stats, talk
 from api.settings import ApiSettings
 from dialroom.history import open_history
 
@@ -61,5 +61,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(callers.router)
     app.include_router(metrics.router)
     app.include_router(stats.router)
+    app.include_router(talk.router)
     app.include_router(console.router)
     return app

@@ -196,6 +196,10 @@ def main(
     warm: Annotated[
         int | None, typer.Option(min=0, help="WORKER_IDLE_PROCESSES (default: one per line).")
     ] = None,
+    dispatch_concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="DISPATCH_CONCURRENCY (default: the dispatcher's own)."),
+    ] = None,
     run_dir: Annotated[
         Path, typer.Option(help="The stack's run directory (logs, INVITE log).")
     ] = ROOT / ".run" / "bench-post-to-invite",
@@ -214,6 +218,8 @@ def main(
         settings["warm call processes"] = f"{per_worker} per worker (the default)"
     else:
         settings["WORKER_IDLE_PROCESSES"] = str(warm)
+    if dispatch_concurrency is not None:
+        settings["DISPATCH_CONCURRENCY"] = str(dispatch_concurrency)
     with InviteCounter(0, log=run_dir / "invites.jsonl") as counter:
         env = {
             "SIP_DEV_OUTBOUND_ADDRESS": f"127.0.0.1:{counter.port}",

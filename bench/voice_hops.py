@@ -55,6 +55,7 @@ from tests.support.azure_speech_fake import AzureSpeechFake
 from tests.support.cloud_fakes import FakeCloud
 from tests.support.scenarios import rendered, run_call
 from tests.support.stack import running_stack
+from worker.providers.vad import vad_silence_s
 
 PERSONA = "voice-hops"
 NUMBER = "2198"
@@ -204,6 +205,9 @@ def main(
     stt_final_s: Annotated[
         float, typer.Option("--stt-final", help="Azure fake's final after speech (s).")
     ] = 1.0,
+    vad_silence: Annotated[
+        float | None, typer.Option(help="turn.vad_min_silence_s (default: the persona's, 0.25 s).")
+    ] = None,
     wait_for_final: Annotated[
         bool, typer.Option(help="stt.end_turn_on_interim false: turns wait for Azure's final.")
     ] = False,
@@ -217,6 +221,8 @@ def main(
     agents = run_dir / "agents"
     agents.mkdir(parents=True, exist_ok=True)
     turn = {"min_endpointing_s": 0.4, "max_endpointing_s": 3.0, "detection": "vad"}
+    if vad_silence is not None:
+        turn["vad_min_silence_s"] = vad_silence
     span = speech_span(rendered(CALLER_TEXT, run_dir / "calls" / "wav"))
     scenario = Scenario(persona=PERSONA, turns=tuple(Turn(say=CALLER_TEXT) for _ in range(turns)))
     expected = Outcome(greeting=GREETING, replies=[QUESTION] * turns)
@@ -224,7 +230,8 @@ def main(
     with fakes_running(llm_s=llm_s, tts_s=tts_s, stt_final_s=stt_final_s) as fakes:
         persona = bench_persona(fakes, turn, on_interim=not wait_for_final)
         (agents / f"{PERSONA}.yaml").write_text(yaml.safe_dump(persona))
-        load_persona(PERSONA, agents_dir=agents)  # a mistake fails here, not mid-call
+        # a mistake in the persona fails here, not mid-call
+        silence = vad_silence_s(load_persona(PERSONA, agents_dir=agents))
         env = {
             "AGENTS_DIR": str(agents),
             "OPENAI_API_KEY": fakes.cloud.openai_key,
@@ -244,7 +251,8 @@ def main(
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     console.print(
         f"set: LLM {llm_s:.2f} s, TTS {tts_s:.2f} s, Azure final {stt_final_s:.2f} s after "
-        f"speech; endpointing {turn['min_endpointing_s']:.2f} s (vad); end_turn_on_interim "
+        f"speech; endpointing {turn['min_endpointing_s']:.2f} s (vad, VAD silence "
+        f"{silence:.2f} s); end_turn_on_interim "
         f"{not wait_for_final}; {os.cpu_count()} CPUs, "
         f"load average {load}; logs: {run_dir}"
     )

@@ -44,6 +44,7 @@ from dialroom.persona import Persona, load_persona
 from tests.support.fixtures import CALLER_LINES
 from tests.support.scenarios import rendered, run_call
 from tests.support.stack import running_stack
+from worker.providers.vad import vad_silence_s
 
 PERSONA = "voice-to-voice"
 NUMBER = "2199"
@@ -65,21 +66,25 @@ class TurnTiming:
     failure: str | None = None
 
 
-def bench_persona(turns: int) -> dict[str, Any]:
+def bench_persona(turns: int, vad_silence: float | None = None) -> dict[str, Any]:
     """A flow persona asking `turns` questions, each answered by CALLER_TEXT; demo's turn
-    settings, so the numbers compare with bench/first_call.py."""
+    settings (`vad_silence` overrides its `vad_min_silence_s`), so the numbers compare with
+    bench/first_call.py."""
     flow: list[dict[str, Any]] = []
     for n in range(1, turns + 1):
         flow.append({"collect": f"day{n}", "choices": ["tuesday"]})
         flow.append({"say": GOODBYE if n == turns else QUESTION, "end_call": n == turns})
     demo = load_persona("demo")
+    turn = demo.turn.model_dump()
+    if vad_silence is not None:
+        turn["vad_min_silence_s"] = vad_silence
     return {
         "numbers": [NUMBER],
         "stt": {"provider": "local"},
         "llm": {"provider": "flow"},
         "tts": {"provider": "local"},
         "greeting": {"inbound": GREETING},
-        "turn": demo.turn.model_dump(),
+        "turn": turn,
         "limits": {"silence": {"reprompt_after_s": 30}},
         "flow": flow,
     }
@@ -145,7 +150,8 @@ def report(
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     console.print(
         f"flow persona, {turns} questions a call; endpointing {turn.min_endpointing_s:.2f}-"
-        f"{turn.max_endpointing_s:.2f} s ({turn.detection}); "
+        f"{turn.max_endpointing_s:.2f} s ({turn.detection}); VAD silence "
+        f"{vad_silence_s(persona):.2f} s; "
         f"{os.cpu_count()} CPUs, load average {load}"
     )
 
@@ -154,6 +160,9 @@ def report(
 def main(
     turns: Annotated[int, typer.Option(min=1, max=60, help="Questions in each call.")] = 20,
     calls: Annotated[int, typer.Option(min=1, help="Calls to place, one after another.")] = 1,
+    vad_silence: Annotated[
+        float | None, typer.Option(help="turn.vad_min_silence_s (default: the demo persona's).")
+    ] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the raw per-turn numbers here.")
     ] = None,
@@ -165,7 +174,7 @@ def main(
     run_dir = run_dir.resolve()
     agents = run_dir / "agents"
     agents.mkdir(parents=True, exist_ok=True)
-    (agents / f"{PERSONA}.yaml").write_text(yaml.safe_dump(bench_persona(turns)))
+    (agents / f"{PERSONA}.yaml").write_text(yaml.safe_dump(bench_persona(turns, vad_silence)))
     (agents / "demo.yaml").write_text((AGENTS_DIR / "demo.yaml").read_text())
     persona = load_persona(PERSONA, agents_dir=agents)
     scenario = Scenario(persona=PERSONA, turns=tuple(Turn(say=CALLER_TEXT) for _ in range(turns)))
@@ -198,7 +207,7 @@ def main(
     console.print(f"recordings and logs: {run_dir}")
     if json_out is not None:
         raw = {
-            "persona": bench_persona(turns),
+            "persona": bench_persona(turns, vad_silence),
             "caller_speech_s": span,
             "cpus": os.cpu_count(),
             "load_average": os.getloadavg(),

@@ -424,7 +424,10 @@ def _add_script_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.turn and args.record is None:
+        parser.error("--turn listens to the far end through --record: give both")
     from callcheck.pjsua_phone import run  # pjsua2 is loaded only in the phone process
 
     result = run(args)

@@ -15,7 +15,7 @@ CALL_KEY = "dialroom:call:{call_id}"
 CALLS_BY_END = "dialroom:calls:ended"
 CALLS_TO_ARCHIVE = "dialroom:calls:to-archive"
 
-Direction = Literal["inbound", "outbound"]
+Direction = Literal["inbound", "outbound", "browser"]  # browser: worker/browser.py
 
 
 class TranscriptLine(BaseModel):
@@ -114,6 +114,7 @@ class CallRecord(BaseModel):
     room: str
     caller_number: str | None = None
     called_number: str | None = None
+    trunk: str | None = None  # the SIP trunk the call came in or went out by (`ST_...`)
     started_at: float
     ended_at: float
     outcome: str

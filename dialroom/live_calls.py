@@ -63,6 +63,11 @@ class Participant(Protocol):
     def attributes(self) -> Mapping[str, str]: ...
 
 
+def trunk_of(caller: Participant | None) -> str:
+    """The SIP trunk a caller's participant came by (both directions); '' for none."""
+    return caller.attributes.get(TRUNK_ATTRIBUTE, "") if caller is not None else ""
+
+
 async def begin(redis: Redis, state: CallStateLike, caller: Participant | None) -> None:
     """The call's conversation begins: mark it live. A Redis failure is logged, never
     raised: the call goes on without its `call.started`."""
@@ -71,7 +76,7 @@ async def begin(redis: Redis, state: CallStateLike, caller: Participant | None) 
         persona=state.persona,
         direction=state.direction,
         room=state.room,
-        trunk=caller.attributes.get(TRUNK_ATTRIBUTE, "") if caller is not None else "",
+        trunk=trunk_of(caller),
         answered_at=state.answered_at or time.time(),
     )
     try:

@@ -78,6 +78,14 @@ class TurnConfig(_Strict):
     preemptive_generation: bool = True
     # ... and synthesizes its first sentence too: faster, but pays TTS for replies thrown away
     preemptive_tts: bool = False
+    # silence before the VAD ends speech; a local STT starts transcribing then (providers.vad)
+    vad_min_silence_s: float = Field(default=0.25, ge=0.05, le=2.0)
+
+    @model_validator(mode="after")
+    def _model_needs_vad_silence(self) -> TurnConfig:
+        if self.detection == "model" and self.vad_min_silence_s < 0.25:
+            raise ValueError("`detection: model` needs `vad_min_silence_s` of at least 0.25")
+        return self
 
 
 class SilenceLimits(_Strict):

@@ -39,6 +39,7 @@ from dispatcher import webhooks
 from dispatcher.call_metrics import observe_queue_wait
 from dispatcher.dispatch import TRANSIENT, DispatchRefused, dispatch_once
 from dispatcher.health import Loops, backoff_s
+from dispatcher.in_flight import InFlight
 from dispatcher.rules import CallRules, Closed, closed_now, rules_for
 from dispatcher.settings import DispatcherSettings
 from dispatcher.slots import Slots, mark_live, untaken
@@ -70,17 +71,36 @@ class EntryHandler:
             max_calls=settings.max_concurrent_calls,
             max_per_trunk=settings.max_concurrent_per_trunk,
         )
+        self.in_flight = InFlight(limit=settings.dispatch_concurrency, ids=stream.in_flight)
 
     async def handle(self, lk: api.LiveKitAPI, job: Job) -> None:
-        """`_handle`, with a fault of this entry kept to this entry.
+        """The entry's slot taken in queue order, then its dispatch handed to `in_flight`,
+        with a fault of this entry kept to this entry.
 
-        A Redis error is Redis' fault, not the entry's: it propagates, and the entry stays
-        pending, to be done again. Anything else counts as a failed try of the entry.
+        A Redis error is Redis' fault, not the entry's: it propagates (in a dispatch task, it
+        is logged), and the entry stays pending, to be done again. Anything else counts as a
+        failed try of the entry.
         """
         try:
-            await self._handle(lk, job)
+            taken = await self._take_slot(job)
         except RedisError:
             raise
+        except Exception as err:
+            await self._entry_failed(job, err)
+            return
+        if not taken:
+            await self.stream.ack(job)
+            return
+        await self.in_flight.run(job.entry_id, self._dispatch_entry(lk, job))
+
+    async def _dispatch_entry(self, lk: api.LiveKitAPI, job: Job) -> None:
+        try:
+            await self._dispatch_and_report(lk, job)
+            await self.stream.ack(job)
+        except RedisError:
+            if self.in_flight.inline:
+                raise
+            logger.warning("call %s: Redis failed mid-dispatch; again", job.request.call_id)
         except Exception as err:
             await self._entry_failed(job, err)
 
@@ -115,11 +135,6 @@ class EntryHandler:
         logger.error("call %s failed: %s", request.call_id, why, exc_info=err, extra=fields)
         if moved.moved and request.callback_url:
             await webhooks.wake(self.redis, request.call_id)
-        await self.stream.ack(job)
-
-    async def _handle(self, lk: api.LiveKitAPI, job: Job) -> None:
-        if await self._take_slot(job):
-            await self._dispatch_and_report(lk, job)
         await self.stream.ack(job)
 
     async def _take_slot(self, job: Job) -> bool:

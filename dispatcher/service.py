@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from dialroom.outbound_http import OutboundPolicy
 from dispatcher import webhooks
+from dispatcher.abandoned import fail_abandoned, livekit_room_exists
 from dispatcher.archive import Archiver
 from dispatcher.call_events import CallEventSource
 from dispatcher.campaigns import feed_campaigns
@@ -129,6 +130,7 @@ class Dispatcher:
                 await asyncio.gather(sender.drain(), events.drain())
             finally:
                 self._stopping.set()
+                self.entries.in_flight.cancel()
                 for task in background:
                     task.cancel()
                 await asyncio.wait(background, timeout=5)
@@ -200,6 +202,9 @@ class Dispatcher:
                 await self.stream.ensure_group()  # a Redis that lost its data lost it too
             raise
         if job is None:
+            if burst and self.entries.in_flight.busy:
+                await self.entries.in_flight.drain()  # a failed one is pending again
+                return True
             return not burst
         await self.entries.handle(lk, job)
         return True
@@ -210,7 +215,8 @@ class Dispatcher:
         await events.deliver_due()
 
     async def _redispatch(self, lk: api.LiveKitAPI) -> None:
-        """Dispatch again what no worker took: outbound calls, then inbound ones."""
+        """Dispatch again what no worker took: outbound calls, then inbound ones; fail the
+        calls a dead worker left (`dispatcher.abandoned`)."""
         try:
             await redispatch_untaken(self.redis, lk, self.settings)
             await redispatch_inbound(
@@ -219,6 +225,7 @@ class Dispatcher:
                 agent_name=self.settings.agent_name,
                 wait_s=self.settings.inbound_wait_s,
             )
+            await fail_abandoned(self.redis, partial(livekit_room_exists, lk))
         except (*TRANSIENT, api.TwirpError, DispatchRefused) as err:
             logger.warning("looking for untaken dispatches failed (%s); later", err)
 

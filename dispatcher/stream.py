@@ -56,6 +56,8 @@ class DialStream:
         self.consumer = consumer
         self.claim_idle_ms = claim_idle_ms
         self._promote = redis.register_script(_PROMOTE)
+        # entries this dispatcher's own dispatch tasks hold (`dispatcher.in_flight`)
+        self.in_flight: set[str] = set()
 
     async def ensure_group(self) -> None:
         try:
@@ -99,8 +101,15 @@ class DialStream:
         await self.redis.xclaim(QUEUE_STREAM, GROUP, self.consumer, 0, [job.entry_id], justid=True)
 
     async def _own_pending(self) -> Job | None:
-        reply = await self.redis.xreadgroup(GROUP, self.consumer, {QUEUE_STREAM: "0"}, count=1)
-        return await self._first(reply)
+        """The first of this consumer's pending entries that no task of its own holds."""
+        reply = await self.redis.xreadgroup(
+            GROUP, self.consumer, {QUEUE_STREAM: "0"}, count=len(self.in_flight) + 1
+        )
+        entries = reply[0][1] if reply else []
+        for entry_id, fields in entries:
+            if entry_id not in self.in_flight:
+                return await self._job(entry_id, fields)
+        return None
 
     async def _stale(self) -> Job | None:
         _next, claimed, deleted = await self.redis.xautoclaim(
@@ -111,6 +120,8 @@ class DialStream:
         if not claimed:
             return None
         entry_id, fields = claimed[0]
+        if entry_id in self.in_flight:
+            return None  # its own task is slow (LiveKit), not gone
         logger.info("took over queue entry %s from a stopped dispatcher", entry_id)
         return await self._job(entry_id, fields)
 

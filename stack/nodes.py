@@ -126,10 +126,6 @@ def livekit_url(node: NodePorts) -> str:
     return f"ws://{node.host}:{node.livekit}"
 
 
-def sip_uri(node: NodePorts, user: str = "1000") -> str:
-    return f"sip:{user}@{node.host}:{node.sip}"
-
-
 def livekit_server(plan: StackPlan, node: NodePorts) -> Service:
     config = livekit_config(plan)
     config.update(port=node.livekit, bind_addresses=[node.host], **_placement(plan, node))

@@ -94,13 +94,16 @@ class StackPlan:
     def child_env(self, livekit_url: str | None = None) -> dict[str, str]:
         """What every Dialroom process needs to find LiveKit (`livekit_url`: one node of a
         cluster) and Redis."""
-        return {
+        env = {
             "LIVEKIT_URL": livekit_url or self.livekit_url,
             "LIVEKIT_API_KEY": self.api_key,
             "LIVEKIT_API_SECRET": self.api_secret,
             "REDIS_URL": self.redis_url,
             "AGENT_NAME": self.agent_name,
         }
+        if self.dev_mode:  # every process: webhooks and HTTP tools may reach loopback
+            env["DIALROOM_DEV"] = "1"
+        return env
 
 
 def _with_password(address: str, password: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dialroom.browser_call import BrowserDispatch
 from dialroom.calls import (
     CallRecord,
     Direction,
@@ -35,6 +36,7 @@ class CallState:
     room: str
     caller_number: str | None = None
     called_number: str | None = None
+    trunk: str | None = None  # livekit-sip's `sip.trunkID` on the caller's participant
     started_at: float = field(default_factory=time.time)
     outcome: str = "in_progress"  # set once the call has ended, from `resolve_outcome`
     attempt: int = 1
@@ -44,6 +46,7 @@ class CallState:
     # the session's close reason decides. `resolve_outcome` reads both, once, at the end.
     outcome_override: str | None = None
     close_reason: str | None = None
+    media_lost: bool = False  # the media server died under the call (`worker.media_loss`)
     transcript: list[TranscriptLine] = field(default_factory=list)
     answered_at: float | None = None
     error: str | None = None  # what failed the call: a provider, or a persona that cannot start
@@ -123,6 +126,7 @@ class CallState:
             room=self.room,
             caller_number=self.caller_number,
             called_number=self.called_number,
+            trunk=self.trunk,
             started_at=self.started_at,
             ended_at=time.time(),
             outcome=self.outcome,
@@ -161,9 +165,13 @@ def _add(totals: dict[str, float], name: str, value: float) -> None:
 
 
 def new_call_state(
-    dispatch: DialRequest | InboundDispatch, *, room: str, default_persona: str
+    dispatch: DialRequest | InboundDispatch | BrowserDispatch, *, room: str, default_persona: str
 ) -> CallState:
     """A call's state from what it was dispatched with (`worker.dispatch.read_dispatch`)."""
+    if isinstance(dispatch, BrowserDispatch):  # a web page: no numbers at all
+        return CallState(
+            call_id=dispatch.call_id, persona=dispatch.persona, direction="browser", room=room
+        )
     if isinstance(dispatch, DialRequest):
         return CallState(
             call_id=dispatch.call_id,
@@ -192,12 +200,21 @@ OUTCOMES = {
 }
 
 
+MEDIA_SERVER_LOST = "media_server_lost"
+# Close reasons that are the agent's own decision: the call ended as the persona meant it.
+AGENT_ENDED = frozenset({"user_initiated", "task_completed"})
+
+
 def resolve_outcome(state: CallState) -> str:
     """The one place a call's outcome is decided: what the call itself decided (a limit, a
     voicemail, a transfer, lines busy, not in service, a dial or a start that failed), else
-    why its session closed, else `failed`: the job ended before its conversation did."""
+    `media_server_lost` when livekit-server died under a call the agent did not end (what the
+    session saw then, the caller gone or the job stopped, is not what happened), else why
+    its session closed, else `failed`: the job ended before its conversation did."""
     if state.outcome_override:
         return state.outcome_override
+    if state.media_lost and state.close_reason not in AGENT_ENDED:
+        return MEDIA_SERVER_LOST
     if state.close_reason:
         return OUTCOMES.get(state.close_reason, state.close_reason)
     return "failed"

@@ -5,6 +5,7 @@ what its SIP dispatch rule hands every call, an `InboundDispatch`. Everything af
 the typed contract, never the raw metadata. A broken inbound dispatch (a hand-made rule with
 bad metadata) must not cost the caller their call: it is logged in one line and the call is
 answered with the default persona. A broken outbound one cannot be dialled: it is refused.
+A browser call (`BrowserDispatch`, made by the API for one page) is refused the same way.
 """
 
 from __future__ import annotations
@@ -15,14 +16,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dialroom.browser_call import DIRECTION_BROWSER, BrowserDispatch
 from dialroom.dial import DIRECTION_OUTBOUND, DialRequest, InboundDispatch
 
 logger = logging.getLogger("dialroom.worker")
 
 
-def read_dispatch(raw: str | None) -> DialRequest | InboundDispatch | None:
-    """The call's contract; None for an outbound dispatch that is not a valid DialRequest."""
+def read_dispatch(raw: str | None) -> DialRequest | InboundDispatch | BrowserDispatch | None:
+    """The call's contract; None for an outbound or browser dispatch that is not valid."""
     data = _json_object(raw)
+    if data.get("direction") == DIRECTION_BROWSER:
+        try:
+            return BrowserDispatch.model_validate(data)
+        except ValidationError as err:
+            logger.error("browser dispatch refused, not a valid browser call: %s", _fields(err))
+            return None
     if data.get("direction") == DIRECTION_OUTBOUND or "to_number" in data:
         try:
             return DialRequest.model_validate(data)

@@ -16,12 +16,16 @@ from dialroom.call_status import CallStatus, transition
 from dialroom.calls import save_call_record
 from dialroom.redact import mask_number
 from worker import post_call
-from worker.call_state import CallState, resolve_outcome
+from worker.call_state import MEDIA_SERVER_LOST, CallState, resolve_outcome
 from worker.tools import do_not_call, warm_transfer
 
 logger = logging.getLogger("dialroom.worker")
 
 FAILED = "failed"
+BROKEN_AFTER_ANSWER = {
+    FAILED: "the call failed after it was answered",
+    MEDIA_SERVER_LOST: "media_server_lost: livekit-server died during the call",
+}
 
 
 def on_close(ctx: JobContext, state: CallState, ev: CloseEvent) -> None:
@@ -65,8 +69,8 @@ async def _report_end(state: CallState, redis: Redis) -> None:
     (a call that was never answered has its status from the dial)."""
     if state.direction != "outbound" or not state.answered:
         return
-    if state.outcome == FAILED:
-        detail = state.error or "the call failed after it was answered"
+    if state.outcome in (FAILED, MEDIA_SERVER_LOST):
+        detail = state.error or BROKEN_AFTER_ANSWER[state.outcome]
         await transition(
             redis, state.call_id, CallStatus.FAILED, attempt=state.attempt, detail=detail
         )

@@ -21,16 +21,17 @@ from livekit.agents import (
     JobProcess,
     JobRequest,
     cli,
-    room_io,
 )
 from redis.asyncio import Redis
 
 from dialroom import live_calls, provider_errors
+from dialroom.browser_call import BrowserDispatch
 from dialroom.call_status import CallStatus, transition
 from dialroom.dial import DialRequest, InboundDispatch
 from dialroom.templates import fill
 from worker import (
     apology,
+    browser,
     capacity,
     finish,
     inbound,
@@ -43,10 +44,13 @@ from worker.call_limits import CallLimits
 from worker.call_state import CallState, new_call_state
 from worker.dispatch import read_dispatch
 from worker.greeting_cache import warm_in_background
+from worker.media_loss import watch as watch_media_server
 from worker.preload import PRELOADED
 from worker.prepare import CannotStart, Prepared, prepare
 from worker.providers import shared_speech
 from worker.registration import report_registration
+from worker.room_audio import room_options
+from worker.served_rooms import ServedRooms
 from worker.settings import WorkerSettings
 from worker.tools.dtmf import Keypad
 
@@ -72,11 +76,13 @@ server = AgentServer(
 )
 server.setup_fnc = prewarm
 lines = capacity.Lines(server, settings)
+served_rooms = ServedRooms(settings.redis_url)  # one agent per call
 report_registration(server, settings.worker_registered_file)
 
 
 async def on_request(request: JobRequest) -> None:
-    await lines.on_request(request)
+    if not await served_rooms.turned_down(request):
+        await lines.on_request(request)
 
 
 @server.rtc_session(agent_name=settings.agent_name, on_request=on_request)
@@ -93,21 +99,28 @@ async def entrypoint(ctx: JobContext) -> None:
     redis = Redis.from_url(settings.redis_url)
     ctx.add_shutdown_callback(lambda: finish.finish_call(state, redis))
     await ctx.connect()
+    watch_media_server(ctx.room, state)  # livekit-server's death: its own outcome
     if isinstance(dispatch, DialRequest):
         started = await _dial_out(ctx, dispatch, state, redis)
     else:
         started = await _answer_in(ctx, dispatch, state, redis)
     if started is not None:
         call, identity = started
-        await live_calls.begin(redis, state, ctx.room.remote_participants.get(identity))
+        caller = ctx.room.remote_participants.get(identity)
+        state.trunk = live_calls.trunk_of(caller) or None
+        await live_calls.begin(redis, state, caller)
         await _converse(ctx, state, call, identity)
 
 
 async def _answer_in(
-    ctx: JobContext, dispatch: InboundDispatch, state: CallState, redis: Redis
+    ctx: JobContext, dispatch: InboundDispatch | BrowserDispatch, state: CallState, redis: Redis
 ) -> tuple[Prepared, str] | None:
-    """Inbound: wait for the caller, route, build the agent. None when the call ends here."""
-    caller = await inbound.answer(ctx, state, dispatch, redis, settings)
+    """Inbound: wait for the caller, route, build the agent. None when the call ends here.
+    A browser call is answered the same way; its caller is a web page (`worker.browser`)."""
+    if isinstance(dispatch, BrowserDispatch):
+        caller = await browser.answer(ctx, state, dispatch, settings)
+    else:
+        caller = await inbound.answer(ctx, state, dispatch, redis, settings)
     if caller is None:
         return None
     call = await _prepare(ctx, state, redis, request=None, sip_variables=caller.variables)
@@ -205,7 +218,7 @@ async def _converse(ctx: JobContext, state: CallState, call: Prepared, identity:
     await session.start(
         call.agent,
         room=ctx.room,
-        room_options=room_io.RoomOptions(participant_identity=identity),
+        room_options=room_options(identity=identity, input_rate=settings.audio_input_sample_rate),
         record=recording.attach(ctx, state, call, settings),
     )
     if call.screen and not await _human_answered(session, call, state, identity):

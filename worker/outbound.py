@@ -18,6 +18,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+import aiohttp
 from google.protobuf.duration_pb2 import Duration
 from livekit import api, rtc
 from livekit.agents import JobContext
@@ -105,6 +106,10 @@ async def dial(
     except api.TwirpError as err:
         status = status_for_sip_code(None, err.code)
         raise DialFailed(status, None, f"{err.code}: {err.message}") from err
+    except (aiohttp.ClientError, TimeoutError) as err:
+        # livekit-server or livekit-sip died under the request (a restart, a crash): the
+        # dial's fate is unknown and its gate taken, so the attempt fails, never dials again.
+        raise DialFailed(CallStatus.FAILED, None, f"LiveKit unreachable: {err!r}") from err
     finally:
         await _settle(report, ringing)
     logger.info("call %s answered by %s", request.call_id, mask_number(request.to_number))

@@ -20,6 +20,7 @@ from dialroom.persona import Persona
 from worker.apology import ApologyOnError
 from worker.call_state import CallState
 from worker.providers import build_llm, build_stt, build_tts
+from worker.providers.vad import build_vad
 from worker.settings import ProviderKeys
 
 # A caller waits in silence while a provider is retried: two quick retries, then the
@@ -51,6 +52,7 @@ def build_session(
     keys = keys or ProviderKeys()
     session = AgentSession[CallState](
         stt=build_stt(persona.stt, keys),
+        vad=build_vad(persona),
         llm=build_llm(persona, keys),
         tts=build_tts(persona.tts, keys),
         turn_handling=turn_handling(persona),  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from dialroom.paths import cache_dir
 from dialroom.settings import CommonSettings
 
 WhenFull = Literal["message", "reject"]  # what a caller gets when every worker is full
+AUDIO_RATES = (8000, 16000, 24000, 48000)  # what a call's room input can decode to
 
 
 class WorkerSettings(CommonSettings):
@@ -51,11 +52,21 @@ class WorkerSettings(CommonSettings):
     recording_consent_message: str = Field(
         default="", description="Said before the greeting of calls RECORDING_ENABLED records"
     )
+    audio_input_sample_rate: int = Field(
+        default=16000, description="Rate a call's caller audio is decoded at (worker.room_audio)"
+    )
 
     @field_validator("worker_idle_processes", "greeting_cache_dir", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         return None if value == "" else value  # compose passes an unset variable as ""
+
+    @field_validator("audio_input_sample_rate")
+    @classmethod
+    def _a_decodable_rate(cls, value: int) -> int:
+        if value not in AUDIO_RATES:
+            raise ValueError(f"must be one of {', '.join(map(str, AUDIO_RATES))}")
+        return value
 
     @property
     def greeting_cache_root(self) -> Path:

@@ -17,10 +17,12 @@ from api.console import (
     insight_routes,
     recording,
     static_routes,
+    talk,
 )
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-for part in (auth_routes, call_routes, recording, campaign_routes, insight_routes, static_routes):
+parts = (auth_routes, call_routes, recording, campaign_routes, insight_routes, static_routes, talk)
+for part in parts:
     router.include_router(part.router)
 
 __all__ = ["router"]

@@ -1,7 +1,7 @@
 """A call's `WEBHOOK_URL` deliveries, as the dispatcher's event outbox records them.
 
 Each call has at most two events (`call.started`, `call.ended`); the outbox keeps each one's
-state (pending, done, given_up) and its tries, for a day after delivery
+state (pending, done, given_up) and how many tries failed, for a day after delivery
 (`dispatcher.call_events`). The key format is the outbox's (a test keeps the two equal); the
 API reads it and never writes it.
 """
@@ -21,7 +21,7 @@ EVENT_KEY = "dialroom:event:{event_id}"  # = dispatcher.call_events.EVENT_KEY
 class Delivery:
     event: str
     state: str
-    tries: int
+    failed_tries: int  # the outbox counts the tries that failed and were retried
 
 
 async def deliveries(redis: Redis, call_id: str) -> list[Delivery]:
@@ -30,7 +30,7 @@ async def deliveries(redis: Redis, call_id: str) -> list[Delivery]:
         key = EVENT_KEY.format(event_id=event_id(call_id, kind))
         state, tries = await redis.hmget(key, ["state", "tries"])
         if state is not None:
-            found.append(Delivery(event=kind, state=_text(state), tries=int(tries or 0)))
+            found.append(Delivery(event=kind, state=_text(state), failed_tries=int(tries or 0)))
     return found
 
 

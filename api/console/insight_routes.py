@@ -5,7 +5,8 @@ Personas: what `start.py personas check` says, read from AGENTS_DIR now: each pe
 and models are shown: endpoints and tool secrets stay off the page.
 
 Latency: voice-to-voice p50 / p95 per persona over time, from the same numbers as
-`GET /api/stats`, drawn as an inline SVG chart (`api.console.chart`).
+`GET /api/stats`, drawn as an inline SVG chart (`api.console.chart`), and per SIP trunk as a
+table.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ async def latency(
     context = {
         "chart": latency_chart(stats.voice_to_voice, bucket_s=SECONDS[bucket], span=span),
         "rows": sorted(stats.voice_to_voice, key=lambda s: (s.persona, s.start)),
+        "trunk_rows": sorted(stats.voice_to_voice_by_trunk, key=lambda s: (s.trunk, s.start)),
         "bucket": bucket,
         "persona": persona or "",
     }

@@ -25,7 +25,8 @@ async def call_stats(
     bucket: Annotated[Bucket, Query(description="hour or day (UTC)")] = "hour",
 ) -> Stats:
     """Finished calls counted by outcome, and the agents' voice-to-voice time (the caller's
-    end of speech to the agent's first audio) as p50 / p95 per persona, per hour or per day.
+    end of speech to the agent's first audio) as p50 / p95 per persona and per SIP trunk, per
+    hour or per day.
     Filters as `GET /api/calls`; without `since`, the last day (hour) or 30 days (day)."""
     if where.since is None:
         where = where.model_copy(update={"since": time.time() - DEFAULT_SPAN_S[bucket]})

@@ -38,6 +38,11 @@ class ArchivedCall(BaseModel):
     record: CallRecord | None = None
 
     @property
+    def trunk(self) -> str | None:
+        """The SIP trunk (`ST_...`) the call came in or went out by, as its worker saw it."""
+        return self.record.trunk if self.record is not None else None
+
+    @property
     def voice_to_voice(self) -> list[tuple[float, float]]:
         """(when, seconds) of each measured agent reply."""
         turns = self.record.turns if self.record is not None else []
@@ -60,6 +65,7 @@ class CallFilter(BaseModel):
     since: float | None = None  # started at or after (unix seconds)
     until: float | None = None  # started before
     has_recording: bool | None = None  # finished calls with (or without) a recording
+    trunk: str | None = None  # finished calls by this SIP trunk (`ST_...`)
 
     @property
     def history_only(self) -> bool:
@@ -70,6 +76,7 @@ class CallFilter(BaseModel):
             or self.since is not None
             or self.until is not None
             or self.has_recording is not None
+            or self.trunk is not None
         )
 
 
@@ -98,7 +105,16 @@ class LatencyStat(BaseModel):
     p95_s: float
 
 
+class TrunkLatencyStat(BaseModel):
+    start: float
+    trunk: str  # `ST_...`; "-" for calls no SIP trunk carried
+    turns: int
+    p50_s: float
+    p95_s: float
+
+
 class Stats(BaseModel):
     bucket: Bucket
     outcomes: list[OutcomeCount]
-    voice_to_voice: list[LatencyStat]
+    voice_to_voice: list[LatencyStat]  # per persona
+    voice_to_voice_by_trunk: list[TrunkLatencyStat] = []

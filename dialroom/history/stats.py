@@ -10,10 +10,21 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from typing import NamedTuple
 
-from dialroom.history.call import Bucket, LatencyStat, OutcomeCount, Stats
+from dialroom.history.call import Bucket, LatencyStat, OutcomeCount, Stats, TrunkLatencyStat
 
 SECONDS = {"hour": 3600, "day": 86400}
+NO_TRUNK = "-"  # the trunk of calls no SIP trunk carried (a browser call, a record without one)
+
+
+class Reply(NamedTuple):
+    """One measured agent reply, with what it is grouped by."""
+
+    at: float
+    persona: str
+    trunk: str | None
+    seconds: float
 
 
 def bucket_start(at: float, bucket: Bucket) -> float:
@@ -29,15 +40,15 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def summarize(
-    outcomes: Iterable[tuple[float, str]],
-    replies: Iterable[tuple[float, str, float]],
-    *,
-    bucket: Bucket,
+    outcomes: Iterable[tuple[float, str]], replies: Iterable[Reply], *, bucket: Bucket
 ) -> Stats:
     counts = Counter((bucket_start(at, bucket), outcome) for at, outcome in outcomes)
-    times: defaultdict[tuple[float, str], list[float]] = defaultdict(list)
-    for at, persona, seconds in replies:
-        times[(bucket_start(at, bucket), persona)].append(seconds)
+    by_persona: defaultdict[tuple[float, str], list[float]] = defaultdict(list)
+    by_trunk: defaultdict[tuple[float, str], list[float]] = defaultdict(list)
+    for reply in replies:
+        start = bucket_start(reply.at, bucket)
+        by_persona[(start, reply.persona)].append(reply.seconds)
+        by_trunk[(start, reply.trunk or NO_TRUNK)].append(reply.seconds)
     return Stats(
         bucket=bucket,
         outcomes=[
@@ -45,17 +56,20 @@ def summarize(
             for (start, outcome), n in sorted(counts.items())
         ],
         voice_to_voice=[
-            _latency(start, persona, values) for (start, persona), values in sorted(times.items())
+            LatencyStat(start=start, persona=persona, **_percentiles(values))
+            for (start, persona), values in sorted(by_persona.items())
+        ],
+        voice_to_voice_by_trunk=[
+            TrunkLatencyStat(start=start, trunk=trunk, **_percentiles(values))
+            for (start, trunk), values in sorted(by_trunk.items())
         ],
     )
 
 
-def _latency(start: float, persona: str, values: list[float]) -> LatencyStat:
+def _percentiles(values: list[float]) -> dict[str, float | int]:
     values.sort()
-    return LatencyStat(
-        start=start,
-        persona=persona,
-        turns=len(values),
-        p50_s=percentile(values, 0.50),
-        p95_s=percentile(values, 0.95),
-    )
+    return {
+        "turns": len(values),
+        "p50_s": percentile(values, 0.50),
+        "p95_s": percentile(values, 0.95),
+    }

@@ -120,16 +120,20 @@ class HistoryStore:
         return int(gone.rowcount)
 
     async def stats(self, where: CallFilter, *, bucket: Bucket) -> Stats:
-        """Calls by outcome, and voice-to-voice p50/p95 by persona, per hour or per day."""
+        """Calls by outcome, and voice-to-voice p50/p95 by persona and by trunk, per hour or
+        per day."""
         calls = select(CALLS.c.started_at, CALLS.c.outcome).where(*_conditions(where))
         turns = (
-            select(TURNS.c.at, TURNS.c.persona, TURNS.c.voice_to_voice_s)
+            select(TURNS.c.at, TURNS.c.persona, CALLS.c.trunk, TURNS.c.voice_to_voice_s)
             .join(CALLS, CALLS.c.call_id == TURNS.c.call_id)
             .where(*_conditions(where))
         )
         async with self.engine.connect() as conn:
             outcomes = [(r.started_at, r.outcome) for r in await conn.execute(calls)]
-            replies = [(r.at, r.persona, r.voice_to_voice_s) for r in await conn.execute(turns)]
+            replies = [
+                stats_.Reply(r.at, r.persona, r.trunk, r.voice_to_voice_s)
+                for r in await conn.execute(turns)
+            ]
         return stats_.summarize(outcomes, replies, bucket=bucket)
 
 
@@ -152,6 +156,7 @@ def _row(call: ArchivedCall) -> dict[str, Any]:
         "ended_at": call.ended_at,
         "body": call.model_dump_json(),
         "has_recording": call.record is not None and call.record.recording is not None,
+        "trunk": call.trunk,
     }
 
 
@@ -164,6 +169,7 @@ def _conditions(where: CallFilter) -> list[ColumnElement[bool]]:
         (c.outcome, where.outcome),
         (c.status, where.status.value if where.status is not None else None),
         (c.campaign_id, where.campaign_id),
+        (c.trunk, where.trunk),
     ):
         if value is not None:
             found.append(column == value)

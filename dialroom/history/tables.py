@@ -31,6 +31,7 @@ class CallRow(Base):
     ended_at: Mapped[float] = mapped_column(Float)
     body: Mapped[str] = mapped_column(Text)  # the ArchivedCall, JSON
     has_recording: Mapped[bool] = mapped_column(Boolean, default=False)  # migration 0002
+    trunk: Mapped[str | None] = mapped_column(String(64))  # migration 0004
 
     __table_args__ = (
         Index("ix_calls_started", "started_at", "call_id"),
@@ -39,6 +40,7 @@ class CallRow(Base):
         Index("ix_calls_outcome_started", "outcome", "started_at"),
         Index("ix_calls_campaign", "campaign_id"),
         Index("ix_calls_recording_started", "has_recording", "started_at"),
+        Index("ix_calls_trunk_started", "trunk", "started_at"),
     )
 
 

@@ -48,6 +48,10 @@ def test_an_inbound_call_is_found_in_the_history_by_the_last_digits_of_its_numbe
         assert call["outcome"] == "caller_hung_up"
         detail = client.get(f"/api/calls/{call['call_id']}").json()
         assert detail["archived"] is True and detail["record"]["persona"] == "demo"
+        trunk = detail["record"]["trunk"]  # livekit-sip's id of the inbound trunk it came by
+        assert trunk.startswith("ST_"), detail["record"]
+        by_trunk = client.get("/api/calls", params={"trunk": trunk}).json()["calls"]
+        assert call["call_id"] in [c["call_id"] for c in by_trunk]
         assert client.delete(f"/api/calls/{call['call_id']}").status_code == 204
         assert client.get(f"/api/calls/{call['call_id']}").status_code == 404
 

@@ -59,6 +59,8 @@ def test_an_impossible_latency_limit_fails_the_check_and_names_the_limit(
 ) -> None:
     scenario = yaml.safe_load(SCENARIO.read_text())
     scenario["max_greeting_s"] = 0.01
+    # no comma: a pause there can end the caller's turn early (see the scenario file notes)
+    scenario["turns"][0]["say"] = "I would like to come in on Tuesday."
     path = tmp_path / "too_fast.yaml"
     path.write_text(yaml.safe_dump(scenario))
     # an empty run directory: the call goes to an address no local stack owns

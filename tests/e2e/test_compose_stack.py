@@ -9,6 +9,7 @@ and rule on the server, so the call proves the one-shot ran before the worker to
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from redis.asyncio import Redis
 
 from callcheck.phone import dial
+from dialroom import worker_lines
 from sip.spec import TELEPHONY_FILE
 from tests.e2e.conftest import FIXTURES
 from tests.support.compose import docker_compose_config
@@ -56,6 +59,10 @@ def test_a_call_through_the_compose_services_run_as_local_processes(tmp_path: Pa
     run_dir = tmp_path / "compose"
     with run_locally(compose, run_dir, sources={TELEPHONY_FILE: telephony}) as running:
         assert "applied" in running.services["sip-apply"].logs.read_text()
+        # Healthy (its status port answers) comes before livekit-server has registered it;
+        # a worker publishes free lines once registered. A caller a second earlier is
+        # handled by the dispatcher's redispatch, which other tests cover.
+        asyncio.run(wait_for_free_line(running.services["api"].env["REDIS_URL"]))
         result = dial(
             f"sip:2000@127.0.0.1:{running.ports.sip}",
             result_dir=tmp_path,
@@ -71,6 +78,17 @@ def test_a_call_through_the_compose_services_run_as_local_processes(tmp_path: Pa
     assert (call["direction"], call["persona"]) == ("inbound", "demo")
     # The call history is the SQLite file on the `history` volume the API and dispatcher share.
     assert (run_dir / "volumes" / "history" / "dialroom.db").is_file()
+
+
+async def wait_for_free_line(redis_url: str, timeout_s: float = 60.0) -> None:
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while await worker_lines.free_lines(redis) < 1:
+            assert time.monotonic() < deadline, "no worker registered with a free line"
+            await asyncio.sleep(0.25)
+    finally:
+        await redis.aclose()
 
 
 def archived_call(api_port: int) -> dict[str, Any]:

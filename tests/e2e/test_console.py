@@ -239,6 +239,8 @@ def test_the_live_personas_and_latency_pages_show_the_stack(
     chart = page.locator("#latency-chart")
     expect(chart.locator("polyline")).to_have_count(2)  # the demo persona's p50 and p95
     expect(page.locator("table tbody tr").first).to_contain_text("demo")
+    trunks = page.locator("table", has=page.locator("caption", has_text="Per SIP trunk"))
+    expect(trunks.locator("tbody tr").first).to_contain_text("ST_")  # livekit-sip's trunk id
     page.screenshot(path=shots / "console-latency.png", full_page=True)
 
 

@@ -32,6 +32,7 @@ def inbound(
         room=f"call-{call_id}",
         caller_number=str(more.get("caller_number", "+14155550123")),
         called_number="+15550001111",
+        trunk=str(more.get("trunk", "ST_main")),
         started_at=at,
         ended_at=at + 30,
         outcome=str(more.get("outcome", "caller_hung_up")),
@@ -176,6 +177,21 @@ async def test_stats_count_outcomes_and_latency_percentiles_per_hour(history: Hi
     assert (receptionist.start, receptionist.p50_s) == (hour + 3600, 2.0)
     daily = await history.stats(CallFilter(persona="demo"), bucket="day")
     assert sum(o.calls for o in daily.outcomes) == 2
+
+
+async def test_stats_give_latency_per_trunk_and_calls_filter_by_trunk(
+    history: HistoryStore,
+) -> None:
+    hour = 3600 * (T0 // 3600)
+    await history.record(inbound("a", at=hour + 10, replies=(1.0, 3.0), trunk="ST_cheap"))
+    await history.record(inbound("b", at=hour + 20, replies=(0.5,), trunk="ST_good"))
+    stats = await history.stats(CallFilter(), bucket="hour")
+    by_trunk = {(t.trunk, t.turns, t.p50_s, t.p95_s) for t in stats.voice_to_voice_by_trunk}
+    assert by_trunk == {("ST_cheap", 2, 1.0, 3.0), ("ST_good", 1, 0.5, 0.5)}
+    [demo] = stats.voice_to_voice  # the same replies, per persona
+    assert demo.turns == 3
+    page = await history.list(CallFilter(trunk="ST_good"), limit=10)
+    assert [call.call_id for call in page] == ["b"]
 
 
 async def test_migrations_upgrade_an_empty_database_and_go_back_down(history_url: str) -> None:

@@ -22,6 +22,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from api.settings import ApiSettings
+from callcheck.settings import CheckCallSettings
 from dialroom.paths import ROOT
 from dialroom.settings import CommonSettings
 from dispatcher.settings import DispatcherSettings
@@ -43,6 +44,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     StackSettings,
     ApiSettings,
     DispatcherSettings,
+    CheckCallSettings,
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from api.console.call_view import call_page_context
+from api.console.deliveries import Delivery
 from api.console.pages import templates
 from api.models import CallDetail
 from dialroom.calls import CallRecord, ToolCall, TranscriptLine, TurnLatency
@@ -69,3 +70,16 @@ def test_the_player_is_there_only_for_a_recorded_call() -> None:
     html = _render(_detail(recording=ref))
     assert 'src="/console/calls/call-abc123/recording"' in html
     assert 'data-duration="19.8"' in html
+
+
+def test_webhook_deliveries_show_their_state_and_failed_tries() -> None:
+    context = {
+        **call_page_context(_detail()),
+        "webhooks": [
+            Delivery(event="call.started", state="done", failed_tries=0),
+            Delivery(event="call.ended", state="given_up", failed_tries=2),
+        ],
+    }
+    html = templates.get_template("call.html").render(**context, csrf="t", path="/console")
+    assert "<code>call.started</code>: done</li>" in html
+    assert "<code>call.ended</code>: given up (2 failed tries before)" in html

@@ -4,6 +4,7 @@ Dialroom's Redis in REDIS_URL, livekit-server and livekit-sip only LiveKit's."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,11 @@ def test_without_a_password_nothing_asks_for_one(tmp_path: Path) -> None:
     assert "password" not in yaml.safe_load(render_livekit_config(plan).read_text())["redis"]
     assert plan.redis_url == f"redis://127.0.0.1:{plan.ports.redis}/0"
     assert plan.livekit_redis_url == f"redis://127.0.0.1:{plan.ports.livekit_redis}/0"
+
+
+def test_development_mode_reaches_every_dialroom_process(tmp_path: Path) -> None:
+    """`up --dev` lets webhooks and HTTP tools reach loopback: the dispatcher and workers need
+    DIALROOM_DEV as much as the API does."""
+    plan = dataclasses.replace(plan_in(tmp_path), dev_mode=True)
+    assert plan.child_env()["DIALROOM_DEV"] == "1"
+    assert "DIALROOM_DEV" not in plan_in(tmp_path).child_env()

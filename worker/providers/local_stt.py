@@ -82,6 +82,8 @@ def transcribe_audio(
         # greedy at temperature 0 only: the sampling fallback would make results vary run to run
         temperature=0.0,
         condition_on_previous_text=False,
+        # only the text is used: no timestamp tokens to decode (~0.03-0.06 s a turn on 2 CPUs)
+        without_timestamps=True,
     )
     return " ".join(segment.text.strip() for segment in segments).strip()
 

@@ -1,0 +1,71 @@
+"""Failing a dialed call whose worker is gone, instead of leaving it live for an hour.
+
+A worker SIGKILLed mid-call (a crash, the OOM killer) reports no end: its call stays
+`dialing`, `ringing` or `answered` until the sweep's timeouts (`dial_timeout_s`, 3 min;
+`answered_timeout_s`, 1 h) fail it, and a campaign waits on it all that time. The same holds
+for a worker whose last write hit a Redis that was restarting. Yet the call is over: the
+other workers end a dead worker's calls by deleting their rooms (`worker.heartbeat`).
+
+So a call that a worker took (its dial gate is claimed) is failed at once when two things
+say it is over: no live worker's lease names its room, and its room is gone from LiveKit.
+Either alone proves nothing: every lease runs out while Dialroom's Redis is away, and a room
+is briefly missing while livekit-server restarts under a worker that still serves it. A call
+younger than `SETTLE_S` is left alone, so a worker's first heartbeat naming it can land.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from livekit import api
+from redis.asyncio import Redis
+
+from dialroom.call_status import CallStatus, current_status, dial_claimed, transition
+from dialroom.dial_queue import active_calls, load_request
+from dialroom.worker_lines import LEASE_TTL_MS, leases
+
+logger = logging.getLogger("dialroom.dispatcher")
+
+TAKEN = frozenset({CallStatus.DIALING, CallStatus.RINGING, CallStatus.ANSWERED})
+SETTLE_S = 2 * LEASE_TTL_MS / 1000
+DETAIL = "its worker ended without reporting the call's end (worker or media server lost)"
+
+RoomExists = Callable[[str], Awaitable[bool]]
+
+
+async def fail_abandoned(redis: Redis, room_exists: RoomExists, *, now: float | None = None) -> int:
+    """Fail every taken call no live worker serves and whose room is gone; how many."""
+    now = time.time() if now is None else now
+    served: frozenset[str] | None = None  # read once, and only when a call is old enough
+    failed = 0
+    for call_id in await active_calls(redis):
+        status = await current_status(redis, call_id)
+        if status is None or status.status not in TAKEN or now - status.updated_at < SETTLE_S:
+            continue
+        if not await dial_claimed(redis, call_id, status.attempts):
+            continue  # nobody took it: `dispatcher.redispatch` offers it again
+        request = await load_request(redis, call_id)
+        if request is None:
+            continue
+        served = served if served is not None else (await leases(redis)).live_rooms
+        if request.room_name in served or await room_exists(request.room_name):
+            continue
+        moved = await transition(
+            redis,
+            call_id,
+            CallStatus.FAILED,
+            expect={status.status},
+            attempt=status.attempts,
+            detail=DETAIL,
+        )
+        if moved.moved:
+            failed += 1
+            logger.warning("call %s failed: %s", call_id, DETAIL, extra={"call_id": call_id})
+    return failed
+
+
+async def livekit_room_exists(lk: api.LiveKitAPI, room: str) -> bool:
+    """Whether livekit-server still has `room` (a TwirpError is raised, never taken as no)."""
+    return bool((await lk.room.list_rooms(api.ListRoomsRequest(names=[room]))).rooms)
