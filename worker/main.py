@@ -99,7 +99,7 @@ async def entrypoint(ctx: JobContext) -> None:
     redis = Redis.from_url(settings.redis_url)
     ctx.add_shutdown_callback(lambda: finish.finish_call(state, redis))
     await ctx.connect()
-    watch_media_server(ctx.room, state)  # livekit-server's death: its own outcome
+    watch_media_server(ctx.room, state, end_call=ctx.delete_room)  # livekit-server's death
     if isinstance(dispatch, DialRequest):
         started = await _dial_out(ctx, dispatch, state, redis)
     else:

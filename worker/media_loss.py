@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from livekit import rtc
 
@@ -41,10 +42,17 @@ ORDINARY = frozenset(
 
 
 class MediaWatch:
-    """Marks `state` while its room's connection to the media server is lost."""
+    """Marks `state` while its room's connection to the media server is lost; `end_call`
+    is called when the room comes back for a call whose session closed meanwhile."""
 
-    def __init__(self, state: CallState, *, settle_s: float = SETTLE_S) -> None:
-        self._state, self._settle_s = state, settle_s
+    def __init__(
+        self,
+        state: CallState,
+        *,
+        settle_s: float = SETTLE_S,
+        end_call: Callable[[], object] | None = None,
+    ) -> None:
+        self._state, self._settle_s, self._end_call = state, settle_s, end_call
         self._clear: asyncio.TimerHandle | None = None
 
     def reconnecting(self) -> None:
@@ -55,6 +63,12 @@ class MediaWatch:
 
     def reconnected(self) -> None:
         self._cancel_clear()
+        if self._state.close_reason is not None and self._end_call is not None:
+            # The session closed while the server was away, so deleting the room failed and
+            # the agent rejoined the re-created room alone: end it now, not at its timeout.
+            logger.info("call %s: media server back after the call ended", self._state.call_id)
+            self._end_call()
+            return
         self._clear = asyncio.get_running_loop().call_later(self._settle_s, self._settled)
 
     def disconnected(self, reason: rtc.DisconnectReason.ValueType | None = None) -> None:
@@ -76,9 +90,11 @@ class MediaWatch:
             self._clear = None
 
 
-def watch(room: rtc.Room, state: CallState) -> MediaWatch:
-    """Follow `room`'s connection for the rest of the call."""
-    media = MediaWatch(state)
+def watch(
+    room: rtc.Room, state: CallState, *, end_call: Callable[[], object] | None = None
+) -> MediaWatch:
+    """Follow `room`'s connection for the rest of the call (`end_call`: see MediaWatch)."""
+    media = MediaWatch(state, end_call=end_call)
     room.on("reconnecting", media.reconnecting)
     room.on("reconnected", media.reconnected)
     room.on("disconnected", media.disconnected)

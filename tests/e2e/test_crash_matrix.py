@@ -139,6 +139,7 @@ async def deal_faults(
     """Each fault once, in a seeded order, spread over the campaign as calls end; one that
     must cut a conversation waits (up to MID_CALL_WAIT_S) for an answered call."""
     order = rng.sample(FAULTS, len(FAULTS))
+    hit: set[str] = set()  # calls a fault already cut: the next one needs a live call
     for number, fault in enumerate(order, start=1):
         mark = number / (len(order) + 1) * len(call_ids)
         counts = await statuses(store, call_ids)
@@ -146,7 +147,8 @@ async def deal_faults(
             assert time.monotonic() - started < knobs.drain_limit_s, dict(counts)
             await asyncio.sleep(0.2)
             counts = await statuses(store, call_ids)
-        live = await answered_call(store, call_ids) if fault.mid_call else None
+        live = await answered_call(store, call_ids, hit) if fault.mid_call else None
+        hit |= {live} if live else set()
         service = fault.service
         if fault.service == WORKER:
             service = (owner(stack, live) if live else None) or "worker-1"
@@ -157,12 +159,12 @@ async def deal_faults(
         print(f"  {service} back in {away:.1f}s")
 
 
-async def answered_call(store: Redis, call_ids: list[str]) -> str | None:
-    """A call in conversation now, waiting up to MID_CALL_WAIT_S for one."""
+async def answered_call(store: Redis, call_ids: list[str], hit: set[str]) -> str | None:
+    """A call in conversation now (not in `hit`), waiting up to MID_CALL_WAIT_S for one."""
     deadline = time.monotonic() + MID_CALL_WAIT_S
     while time.monotonic() < deadline:
         with contextlib.suppress(RedisError, OSError):
-            for call_id in call_ids:
+            for call_id in set(call_ids) - hit:
                 now = await current_status(store, call_id)
                 if now is not None and now.status.value == "answered":
                     return call_id

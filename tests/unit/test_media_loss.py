@@ -88,3 +88,21 @@ async def test_watch_follows_the_rooms_own_events() -> None:
     watch(room, state)
     room.emit("reconnecting")
     assert state.media_lost
+
+
+async def test_a_call_that_ended_while_the_server_was_away_is_ended_when_it_is_back() -> None:
+    state = call()
+    ended_calls: list[str] = []
+    media = MediaWatch(state, end_call=lambda: ended_calls.append(state.room))
+    media.reconnecting()
+    state.close_reason = "participant_disconnected"  # the room could not be deleted then
+    media.reconnected()
+    assert ended_calls == ["r"], "the rejoined agent must not wait for the room's timeout"
+
+
+async def test_a_call_still_in_conversation_is_not_ended_when_the_server_is_back() -> None:
+    ended_calls: list[str] = []
+    media = MediaWatch(call(), end_call=lambda: ended_calls.append("r"))
+    media.reconnecting()
+    media.reconnected()
+    assert ended_calls == []
