@@ -5,7 +5,9 @@ One at a time, a burst of 40 calls queued behind each other's requests: on a loa
 box the 40th call reached `dialing` 10 s after the first (`bench/README.md`, `post_to_invite`).
 So the dispatch loop keeps what must stay in order (calling hours, the slot under the caps,
 the move to `dialing`) and hands the dispatch itself to a task, up to
-DISPATCH_CONCURRENCY at once; with 1, it runs in the loop as before.
+DISPATCH_CONCURRENCY at once; with 1 (the default), it runs in the loop as before. Measured on
+a 2-core box, 8 at once cut the queue wait but made the burst slower: its 40 jobs reached the
+workers together and each took longer to start (`bench/README.md`, "Measured (2026-12-05)").
 
 An entry stays in the queue's pending list until its task acknowledges it, as before, so a
 dispatcher killed mid-flight leaves every unfinished one to be dispatched again (once: see

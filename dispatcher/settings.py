@@ -20,7 +20,7 @@ class DispatcherSettings(CommonSettings):
         description="Dispatch a call only while some worker has a free line (else: caps only)",
     )
     dispatch_concurrency: int = Field(
-        default=8, ge=1, le=64, description="Calls dispatched to LiveKit at once (1: in turn)"
+        default=1, ge=1, le=64, description="Calls dispatched to LiveKit at once (1: in turn)"
     )
     retry_delay_s: float = Field(
         default=30.0, ge=0, description="Wait before the next attempt of a busy / no-answer call"

@@ -7,7 +7,7 @@ arriving after the call's final status) replaces the row with the newer view of 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,22 @@ class HistoryStore:
         async with self._write() as conn:
             await conn.execute(upsert)
             await conn.execute(delete(TURNS).where(TURNS.c.call_id == call.call_id))
+            if turns:
+                await conn.execute(TURNS.insert(), turns)
+
+    async def import_calls(self, calls: Sequence[ArchivedCall]) -> None:
+        """Insert calls the history does not have yet, and their turns, in one transaction:
+        for bulk loads such as benchmarks and imports, where one upsert per call is too slow.
+        A call already there fails the whole batch (use `record` to replace one)."""
+        if not calls:
+            return
+        turns = [
+            {"call_id": call.call_id, "persona": call.persona, "at": at, "voice_to_voice_s": s}
+            for call in calls
+            for at, s in call.voice_to_voice
+        ]
+        async with self._write() as conn:
+            await conn.execute(CALLS.insert(), [_row(call) for call in calls])
             if turns:
                 await conn.execute(TURNS.insert(), turns)
 

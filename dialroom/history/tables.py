@@ -41,6 +41,10 @@ class CallRow(Base):
         Index("ix_calls_campaign", "campaign_id"),
         Index("ix_calls_recording_started", "has_recording", "started_at"),
         Index("ix_calls_trunk_started", "trunk", "started_at"),
+        # migration 0005: the last-digits search tests numbers in the index, not the row
+        Index(
+            "ix_calls_started_numbers", "started_at", "call_id", "caller_number", "called_number"
+        ),
     )
 
 

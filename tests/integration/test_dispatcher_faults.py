@@ -132,4 +132,4 @@ async def test_a_failing_loop_goes_on_and_the_health_report_names_it(
         await asyncio.wait([task], timeout=10)
     assert task.done()
     loops = json.loads(report.read_text())["loops"]
-    assert set(loops) == {"dispatch", "campaigns", "sweep", "webhooks", "redispatch"}
+    assert set(loops) == {"dispatch", "campaigns", "sweep", "webhooks", "events", "redispatch"}

@@ -40,9 +40,7 @@ PROCESS_SETTINGS: dict[str, tuple[type[BaseSettings], ...]] = {
     "sip-apply": (CommonSettings,),
 }
 # start.py's readiness file: on Kubernetes the worker's status port is the probe.
-# AUDIO_INPUT_SAMPLE_RATE: its Literal[8000, 16000, ...] rejects every value from the
-# environment ('16000' is a string), so setting it stops the worker; set it once it parses.
-LEFT_AT_DEFAULT = {"WORKER_REGISTERED_FILE", "AUDIO_INPUT_SAMPLE_RATE"}
+LEFT_AT_DEFAULT = {"WORKER_REGISTERED_FILE"}
 SECRET_SETTINGS = {
     "LIVEKIT_API_KEY",
     "LIVEKIT_API_SECRET",
