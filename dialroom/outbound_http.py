@@ -147,6 +147,20 @@ def aiohttp_connector(policy: OutboundPolicy, host: str) -> aiohttp.TCPConnector
 # then connects to the checked address (TLS still verifies the host name).
 
 
+async def addresses_to_connect(policy: OutboundPolicy, host: str, port: int) -> list[str]:
+    """What a network backend may connect to for `host`: the name itself when it is allowed
+    anywhere, else every address it resolves to, each checked (BlockedAddress, or OSError
+    when it does not resolve). Shared by the httpx and the httpx2 (MCP) backends."""
+    if policy.host_allowed(host):
+        return [host]
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        host.strip("[]"), port, type=socket.SOCK_STREAM
+    )
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    policy.check(host, addresses)
+    return addresses
+
+
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, policy: OutboundPolicy) -> None:
         self.policy = policy
@@ -160,35 +174,24 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        options: dict[str, Any] = {"timeout": timeout, "local_address": local_address}
-        options["socket_options"] = socket_options
-        if self.policy.host_allowed(host):
-            return await self.inner.connect_tcp(host, port, **options)
-        addresses = await _resolve(host, port)
         try:
-            self.policy.check(host, addresses)
+            addresses = await addresses_to_connect(self.policy, host, port)
         except BlockedAddress as err:
             raise httpcore.ConnectError(str(err)) from err
+        except OSError as err:  # the name does not resolve
+            raise httpcore.ConnectError(f"{host}: {err}") from err
         failure: Exception = httpcore.ConnectError(f"{host}: no address")
         for address in addresses:
             try:
-                return await self.inner.connect_tcp(address, port, **options)
+                return await self.inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
             except httpcore.ConnectError as err:
                 failure = err
         raise failure
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
-
-
-async def _resolve(host: str, port: int) -> list[str]:
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host.strip("[]"), port, type=socket.SOCK_STREAM
-        )
-    except OSError as err:
-        raise httpcore.ConnectError(f"{host}: {err}") from err
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def guarded_transport(policy: OutboundPolicy) -> httpx.AsyncHTTPTransport:

@@ -24,10 +24,9 @@ from redis.asyncio import Redis
 from dialroom.call_events import ENDED, STARTED, event_id
 from dialroom.webhooks import signed_headers
 from dispatcher.call_events import DONE, DONE_TTL_S, DUE, EVENT_KEY, GIVEN_UP, PENDING
+from dispatcher.leased_work import LeasedWork
 from dispatcher.webhooks import (
-    CLAIM_DUE,
     HOST_CONNECTIONS,
-    LEASE_S,
     POST_DEADLINE_S,
     HostSlots,
     count_failure,
@@ -57,30 +56,15 @@ class EventSender:
         self.secret, self.max_attempts, self.backoff_s = secret, max_attempts, backoff_s
         self.deadline_s = deadline_s
         self._hosts = HostSlots(per_host)
-        self._claim = redis.register_script(CLAIM_DUE)
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._due = LeasedWork(redis, DUE, self._deliver_event, what="call event")
 
     async def deliver_due(self, *, limit: int = 100) -> None:
         """Start delivering every event that is due; returns without waiting for them."""
-        now = time.time()
-        for raw in await self._claim(keys=[DUE], args=[now, now + LEASE_S, limit]):
-            name = raw.decode() if isinstance(raw, bytes) else str(raw)
-            if name not in self._running:
-                task = asyncio.create_task(self._deliver(name), name=f"event-{name}")
-                self._running[name] = task
-                task.add_done_callback(lambda _t, n=name: self._running.pop(n, None))
+        await self._due.start_due(limit=limit)
 
     async def drain(self) -> None:
         """Wait for the deliveries in progress (not for retries due later)."""
-        while self._running:
-            await asyncio.gather(*self._running.values(), return_exceptions=True)
-
-    async def _deliver(self, name: str) -> None:
-        try:
-            await self._deliver_event(name)
-        except Exception:
-            # Redis trouble and the like: the lease runs out and the event is tried again.
-            logger.exception("call event %s: delivery stopped", name)
+        await self._due.drain()
 
     async def _deliver_event(self, name: str) -> None:
         key = EVENT_KEY.format(event_id=name)

@@ -13,7 +13,7 @@ to `max_attempts` tries; then the event is given up (logged) and the next one go
 
 Never blocking the dispatcher: `deliver_due` claims the calls that are due and starts one
 task per call; a slow receiver holds only its own call's task. A claimed call's score is
-pushed `LEASE_S` ahead, so other dispatchers leave it alone while this one works on it.
+pushed `LEASE_S` ahead (`dispatcher.leased_work`), so other dispatchers leave it alone.
 
 Never held by a receiver: each POST has a total deadline (`POST_DEADLINE_S`, connect to last
 byte: a receiver trickling its answer a byte at a time fails it like one that never answers),
@@ -41,13 +41,13 @@ from dialroom.dial_queue import load_request
 from dialroom.metrics import WEBHOOK_FAILURES_KEY, count
 from dialroom.outbound_http import OutboundPolicy, guarded_transport
 from dialroom.webhooks import WebhookEvent, signed_headers
+from dispatcher.leased_work import LEASE_S, LeasedWork
 
 logger = logging.getLogger("dialroom.dispatcher.webhooks")
 
 STATE_KEY = "dialroom:webhook:{call_id}"  # hash: sent, tries
 DUE = "dialroom:webhook:due"  # sorted set: call id -> when its next try is due
 BACKOFF_FACTOR = 2
-LEASE_S = 60.0  # longer than a slot wait plus a POST; a dead holder's calls come back after it
 POST_DEADLINE_S = 10.0  # one POST, connect to the answer's last byte
 HOST_CONNECTIONS = 4  # POSTs at once to one receiver
 SLOT_WAIT_S = 30.0  # a POST waiting this long for its receiver's slot counts as a failed try
@@ -61,15 +61,6 @@ if redis.call('LLEN', KEYS[2]) > sent then
     return redis.call('ZADD', KEYS[3], 'NX', ARGV[2], ARGV[1])
 end
 return 0
-"""
-
-# Takes due members, leasing each until ARGV[2]. KEYS: due. ARGV: now, lease end, limit.
-CLAIM_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
-for _, call_id in ipairs(due) do
-    redis.call('ZADD', KEYS[1], 'XX', ARGV[2], call_id)
-end
-return due
 """
 
 # Done with a call unless an entry arrived meanwhile. KEYS: state, history, due. ARGV: call id.
@@ -158,32 +149,16 @@ class WebhookSender:
         self.secret, self.max_attempts, self.backoff_s = secret, max_attempts, backoff_s
         self.deadline_s = deadline_s
         self._hosts = HostSlots(per_host)
-        self._claim = redis.register_script(CLAIM_DUE)
         self._finish = redis.register_script(_FINISH)
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._due = LeasedWork(redis, DUE, self._deliver_call, what="webhooks of call")
 
     async def deliver_due(self, *, limit: int = 100) -> None:
         """Start delivering every call that is due; returns without waiting for them."""
-        now = time.time()
-        due = await self._claim(keys=[DUE], args=[now, now + LEASE_S, limit])
-        for raw in due:
-            call_id = raw.decode() if isinstance(raw, bytes) else str(raw)
-            if call_id not in self._running:
-                task = asyncio.create_task(self._deliver(call_id), name=f"webhook-{call_id}")
-                self._running[call_id] = task
-                task.add_done_callback(lambda _t, c=call_id: self._running.pop(c, None))
+        await self._due.start_due(limit=limit)
 
     async def drain(self) -> None:
         """Wait for the deliveries in progress (not for retries due later)."""
-        while self._running:
-            await asyncio.gather(*self._running.values(), return_exceptions=True)
-
-    async def _deliver(self, call_id: str) -> None:
-        try:
-            await self._deliver_call(call_id)
-        except Exception:
-            # Redis trouble and the like: the lease runs out and the call is tried again.
-            logger.exception("webhook delivery for call %s stopped", call_id)
+        await self._due.drain()
 
     async def _deliver_call(self, call_id: str) -> None:
         """Deliver the call's pending events in order; stop at the first that must wait."""

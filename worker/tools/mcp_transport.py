@@ -9,18 +9,19 @@ address, then connects to a checked one (so a name that re-resolves elsewhere is
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import Iterable
 from typing import Any
 
 import httpcore2
 import httpx2
 
-from dialroom.outbound_http import BlockedAddress, OutboundPolicy
+from dialroom.outbound_http import BlockedAddress, OutboundPolicy, addresses_to_connect
 
 
 class GuardedBackend(httpcore2.AsyncNetworkBackend):
+    """httpcore2's twin of `dialroom.outbound_http.GuardedBackend` (same checks, httpcore2's
+    types: the two packages share no classes)."""
+
     def __init__(self, policy: OutboundPolicy) -> None:
         self.policy = policy
         self.inner = httpcore2.AnyIOBackend()
@@ -33,35 +34,24 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
-        options: dict[str, Any] = {"timeout": timeout, "local_address": local_address}
-        options["socket_options"] = socket_options
-        if self.policy.host_allowed(host):
-            return await self.inner.connect_tcp(host, port, **options)
-        addresses = await _resolve(host, port)
         try:
-            self.policy.check(host, addresses)
+            addresses = await addresses_to_connect(self.policy, host, port)
         except BlockedAddress as err:
             raise httpcore2.ConnectError(str(err)) from err
+        except OSError as err:  # the name does not resolve
+            raise httpcore2.ConnectError(f"{host}: {err}") from err
         failure: Exception = httpcore2.ConnectError(f"{host}: no address")
         for address in addresses:
             try:
-                return await self.inner.connect_tcp(address, port, **options)
+                return await self.inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
             except httpcore2.ConnectError as err:
                 failure = err
         raise failure
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
-
-
-async def _resolve(host: str, port: int) -> list[str]:
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host.strip("[]"), port, type=socket.SOCK_STREAM
-        )
-    except OSError as err:
-        raise httpcore2.ConnectError(f"{host}: {err}") from err
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def guarded_transport(policy: OutboundPolicy) -> httpx2.AsyncHTTPTransport:
