@@ -14,12 +14,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from callcheck.ready import wait_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PHONE_COMMAND = [sys.executable, "-m", "callcheck.phone"]
@@ -118,19 +119,10 @@ class PhoneProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        self.port = self._wait_ready(timeout=15.0)
-
-    def _wait_ready(self, *, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.log_path.read_text(errors="replace").splitlines():
-                if line.startswith(READY_MARK):
-                    return int(line.split()[-1])
-            if self._proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        self._proc.kill()
-        raise PhoneError(f"phone did not start:\n{self.log_tail()}")
+        try:
+            self.port = wait_ready(self._proc, self.log_path, mark=READY_MARK)
+        except RuntimeError as err:
+            raise PhoneError(str(err)) from err
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from callcheck.ready import wait_ready
 from tests.support.invite_counter import (
     HOST,
     MAX_CALLS,
@@ -61,19 +62,7 @@ class CrashCallee:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        self.port = self._wait_ready(timeout=15.0)
-
-    def _wait_ready(self, *, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.output.read_text(errors="replace").splitlines():
-                if line.startswith(READY_MARK):
-                    return int(line.split()[-1])
-            if self._proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        self._proc.kill()
-        raise RuntimeError(f"crash callee did not start:\n{self.output.read_text()[-2000:]}")
+        self.port = wait_ready(self._proc, self.output, mark=READY_MARK)
 
     def invites(self) -> list[ReceivedInvite]:
         return read_invites(self.log)

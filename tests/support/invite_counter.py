@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from callcheck.ready import wait_ready
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_MARK = "COUNTER READY"  # printed once the SIP port is bound; value is the local port
 CALL_ID_HEADER = "x-dialroom-call-id"
@@ -68,19 +70,7 @@ class InviteCounter:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        self.port = self._wait_ready(timeout=15.0)
-
-    def _wait_ready(self, *, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.output.read_text(errors="replace").splitlines():
-                if line.startswith(READY_MARK):
-                    return int(line.split()[-1])
-            if self._proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        self._proc.kill()
-        raise RuntimeError(f"invite counter did not start:\n{self.output.read_text()[-2000:]}")
+        self.port = wait_ready(self._proc, self.output, mark=READY_MARK)
 
     def invites(self) -> list[ReceivedInvite]:
         return read_invites(self.log)
