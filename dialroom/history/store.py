@@ -173,6 +173,8 @@ def _row(call: ArchivedCall) -> dict[str, Any]:
         "body": call.model_dump_json(),
         "has_recording": call.record is not None and call.record.recording is not None,
         "trunk": call.trunk,
+        "caller_tail": _tail(call.caller_number),
+        "called_tail": _tail(call.called_number),
     }
 
 
@@ -200,9 +202,23 @@ def _conditions(where: CallFilter) -> list[ColumnElement[bool]]:
     return found
 
 
+TAIL = 4  # digits kept apart and indexed (`caller_tail`, `called_tail`: migration 0006)
+
+
+def _tail(number: str | None) -> str | None:
+    return number[-TAIL:] if number else None
+
+
 def _number_matches(number: str) -> ColumnElement[bool]:
-    """'+...' is a whole number; digits alone are a number's last digits."""
+    """'+...' is a whole number; digits alone are a number's last digits: four or more seek
+    the indexed last four, then test the whole suffix on what they found."""
     c = CALLS.c
     if number.startswith("+"):
         return or_(c.caller_number == number, c.called_number == number)
-    return or_(c.caller_number.endswith(number), c.called_number.endswith(number))
+    if len(number) < TAIL:
+        return or_(c.caller_number.endswith(number), c.called_number.endswith(number))
+    tail = number[-TAIL:]
+    return or_(
+        and_(c.caller_tail == tail, c.caller_number.endswith(number)),
+        and_(c.called_tail == tail, c.called_number.endswith(number)),
+    )

@@ -32,6 +32,8 @@ class CallRow(Base):
     body: Mapped[str] = mapped_column(Text)  # the ArchivedCall, JSON
     has_recording: Mapped[bool] = mapped_column(Boolean, default=False)  # migration 0002
     trunk: Mapped[str | None] = mapped_column(String(64))  # migration 0004
+    caller_tail: Mapped[str | None] = mapped_column(String(4))  # last 4 digits; migration 0006
+    called_tail: Mapped[str | None] = mapped_column(String(4))
 
     __table_args__ = (
         Index("ix_calls_started", "started_at", "call_id"),
@@ -41,6 +43,8 @@ class CallRow(Base):
         Index("ix_calls_campaign", "campaign_id"),
         Index("ix_calls_recording_started", "has_recording", "started_at"),
         Index("ix_calls_trunk_started", "trunk", "started_at"),
+        Index("ix_calls_caller_tail_started", "caller_tail", "started_at"),
+        Index("ix_calls_called_tail_started", "called_tail", "started_at"),
         # migration 0005: the last-digits search tests numbers in the index, not the row
         Index(
             "ix_calls_started_numbers", "started_at", "call_id", "caller_number", "called_number"

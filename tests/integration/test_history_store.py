@@ -8,7 +8,7 @@ import asyncio
 import subprocess
 import sys
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialroom.call_status import CallStatus
@@ -16,7 +16,7 @@ from dialroom.calls import CallRecord, TranscriptLine, TurnLatency
 from dialroom.history import ArchivedCall, CallFilter, HistoryStore
 from dialroom.history.call import Position
 from dialroom.history.migrate import downgrade, upgrade
-from dialroom.history.store import CALLS, TURNS, create_engine
+from dialroom.history.store import CALLS, TURNS, _row, create_engine
 from dialroom.paths import ROOT
 
 T0 = 1_764_300_000.0  # 2025-11-28 03:20 UTC
@@ -128,6 +128,9 @@ async def test_list_filters_by_every_field(history: HistoryStore) -> None:
     assert await ids(number="+14155550123") == ["in-a"]
     assert await ids(number="9876") == ["in-b"]
     assert await ids(number="0000") == ["out-b", "out-a"]
+    assert await ids(number="59876") == ["in-b"]  # more than the indexed four: whole suffix
+    assert await ids(number="876") == ["in-b"]  # fewer: a scan, same answer
+    assert await ids(number="19876") == []  # the last four match, the suffix does not
     assert await ids(since=T0 + 10, until=T0 + 30) == ["out-a", "in-b"]
 
 
@@ -203,6 +206,28 @@ async def test_migrations_upgrade_an_empty_database_and_go_back_down(history_url
         assert await _tables(engine) & {"calls", "call_turns"} == set()
         await upgrade(engine)  # and up again, as a restarted process would
         assert {"calls", "call_turns"} <= await _tables(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_number_tails_migration_fills_calls_already_stored(history_url: str) -> None:
+    """Calls archived before 0006 have no `caller_tail`: the migration computes it in SQL, so
+    a search by last digits still finds them."""
+    engine = create_engine(history_url)
+    try:
+        await upgrade(engine, "0005")
+        row = _row(inbound("old", caller_number="+14155557788"))
+        del row["caller_tail"], row["called_tail"]
+        columns = ", ".join(row)
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(f"INSERT INTO calls ({columns}) VALUES ({', '.join(':' + k for k in row)})"),
+                row,
+            )
+        await upgrade(engine)
+        store = HistoryStore(engine)
+        assert [c.call_id for c in await store.list(CallFilter(number="57788"))] == ["old"]
+        assert [c.call_id for c in await store.list(CallFilter(number="1111"))] == ["old"]
     finally:
         await engine.dispose()
 
