@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from faster_whisper.audio import decode_audio
 from livekit import rtc
 from livekit.agents import vad
 
@@ -98,7 +99,10 @@ def test_local_whisper_decodes_text_only_greedy(monkeypatch: pytest.MonkeyPatch)
         return real(audio, **options)
 
     monkeypatch.setattr(model, "transcribe", spy)
-    text = local_stt.transcribe_wav(FIXTURES / "caller_tuesday.wav")
+    audio = decode_audio(str(FIXTURES / "caller_tuesday.wav"), local_stt.WHISPER_SAMPLE_RATE)
+    text = local_stt.transcribe_audio(audio, one_turn=True)
     assert text == "I would like to come in on Tuesday, please."
     assert seen["without_timestamps"] is True
     assert seen["beam_size"] == 1
+    local_stt.transcribe_audio(audio)  # a whole recording keeps its timestamps (long pauses)
+    assert seen["without_timestamps"] is False

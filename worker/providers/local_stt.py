@@ -72,9 +72,18 @@ def resample_pcm16(
 
 
 def transcribe_audio(
-    audio: np.ndarray, *, language: str = "en", model_path: Path | None = None
+    audio: np.ndarray,
+    *,
+    language: str = "en",
+    model_path: Path | None = None,
+    one_turn: bool = False,
 ) -> str:
-    """Transcribe mono float32 audio at 16 kHz; blocking, so call it from a thread."""
+    """Transcribe mono float32 audio at 16 kHz; blocking, so call it from a thread.
+
+    `one_turn`: a caller's single utterance (the worker): decode text only, no timestamp
+    tokens (~0.03-0.06 s a turn on 2 CPUs). Left False for whole recordings: without
+    timestamps Whisper cannot cut a segment at a long pause, and it dropped the last sentence
+    of a 29 s call recording after 3 s of silence."""
     segments, _info = load_model(model_path).transcribe(
         audio,
         language=language,
@@ -82,8 +91,7 @@ def transcribe_audio(
         # greedy at temperature 0 only: the sampling fallback would make results vary run to run
         temperature=0.0,
         condition_on_previous_text=False,
-        # only the text is used: no timestamp tokens to decode (~0.03-0.06 s a turn on 2 CPUs)
-        without_timestamps=True,
+        without_timestamps=one_turn,
     )
     return " ".join(segment.text.strip() for segment in segments).strip()
 
@@ -111,7 +119,9 @@ async def _transcribe_frame(frame: rtc.AudioFrame, language: str, model_path: Pa
 
     def here() -> bytes:
         audio = pcm.astype(np.float32) / 32768.0
-        return transcribe_audio(audio, language=language, model_path=model_path).encode()
+        return transcribe_audio(
+            audio, language=language, model_path=model_path, one_turn=True
+        ).encode()
 
     if model_path != default_model_path():
         return (await asyncio.to_thread(here)).decode()  # the shared process has the default

@@ -49,7 +49,7 @@ class WhisperRunner(_InferenceRunner):
 
         language, _, pcm = data.partition(b"\n")
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
-        return transcribe_audio(audio, language=language.decode()).encode()
+        return transcribe_audio(audio, language=language.decode(), one_turn=True).encode()
 
 
 class PiperRunner(_InferenceRunner):
