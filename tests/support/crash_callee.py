@@ -28,10 +28,11 @@ from typing import IO, Any, Literal
 from callcheck.ready import wait_ready
 from tests.support.invite_counter import (
     HOST,
-    MAX_CALLS,
     READY_MARK,
     REPO_ROOT,
     ReceivedInvite,
+    account_config,
+    open_endpoint,
     parse_invite,
     read_invites,
 )
@@ -124,28 +125,9 @@ def serve(*, log: IO[str], hangup_s: float) -> None:
                     del self.hang_up_at[call_id]
                     call.hangup(pj.CallOpParam(True))
 
-    ep = pj.Endpoint()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 0  # events are polled below
-    cfg.uaConfig.mainThreadOnly = True
-    cfg.uaConfig.maxCalls = MAX_CALLS
-    cfg.logConfig.level = cfg.logConfig.consoleLevel = 1
-    ep.libCreate()
-    ep.libInit(cfg)
-    transport = pj.TransportConfig()
-    transport.port, transport.boundAddress = 0, HOST
-    transport_id = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-    ep.libStart()
-    ep.audDevManager().setNullDev()
-    bound = int(ep.transportGetInfo(transport_id).localName.rsplit(":", 1)[1])
-    account_cfg = pj.AccountConfig()
-    account_cfg.idUri = f"sip:callee@{HOST}:{bound}"
-    account_cfg.natConfig.iceEnabled = False
-    account_cfg.natConfig.sipStunUse = pj.PJSUA_STUN_USE_DISABLED
-    account_cfg.natConfig.mediaStunUse = pj.PJSUA_STUN_USE_DISABLED
-    account_cfg.mediaConfig.transportConfig.boundAddress = HOST
+    ep, bound = open_endpoint(0)
     account = Callee()
-    account.create(account_cfg)
+    account.create(account_config(f"sip:callee@{HOST}:{bound}"))
     signal.signal(signal.SIGTERM, stop)
     print(f"{READY_MARK} {bound}", flush=True)
     while not stopping:

@@ -113,6 +113,40 @@ def parse_invite(message: str, *, received_at: float) -> ReceivedInvite:
     )
 
 
+def open_endpoint(port: int) -> tuple[Any, int]:
+    """A started PJSUA2 endpoint on HOST:`port` (0: any), polled by its caller, with no sound
+    device; and the port it bound."""
+    import pjsua2 as pj
+
+    ep = pj.Endpoint()
+    cfg = pj.EpConfig()
+    cfg.uaConfig.threadCnt = 0  # events are polled by the caller
+    cfg.uaConfig.mainThreadOnly = True
+    cfg.uaConfig.maxCalls = MAX_CALLS
+    cfg.logConfig.level = cfg.logConfig.consoleLevel = 1
+    ep.libCreate()
+    ep.libInit(cfg)
+    transport = pj.TransportConfig()
+    transport.port, transport.boundAddress = port, HOST
+    transport_id = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+    ep.libStart()
+    ep.audDevManager().setNullDev()
+    return ep, int(ep.transportGetInfo(transport_id).localName.rsplit(":", 1)[1])
+
+
+def account_config(uri: str) -> Any:
+    """A loopback account: no ICE, no STUN, media bound to HOST."""
+    import pjsua2 as pj
+
+    account_cfg = pj.AccountConfig()
+    account_cfg.idUri = uri
+    account_cfg.natConfig.iceEnabled = False
+    account_cfg.natConfig.sipStunUse = pj.PJSUA_STUN_USE_DISABLED
+    account_cfg.natConfig.mediaStunUse = pj.PJSUA_STUN_USE_DISABLED
+    account_cfg.mediaConfig.transportConfig.boundAddress = HOST
+    return account_cfg
+
+
 def serve(*, port: int, log: IO[str], code: int, duration_s: float) -> None:
     """Run the endpoint until SIGTERM or `duration_s`; PJSUA2 is loaded only here."""
     import pjsua2 as pj
@@ -143,28 +177,9 @@ def serve(*, port: int, log: IO[str], code: int, duration_s: float) -> None:
                 if not call.isActive():
                     del self.calls[call_id]
 
-    ep = pj.Endpoint()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 0  # events are polled below
-    cfg.uaConfig.mainThreadOnly = True
-    cfg.uaConfig.maxCalls = MAX_CALLS
-    cfg.logConfig.level = cfg.logConfig.consoleLevel = 1
-    ep.libCreate()
-    ep.libInit(cfg)
-    transport = pj.TransportConfig()
-    transport.port, transport.boundAddress = port, HOST
-    transport_id = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-    ep.libStart()
-    ep.audDevManager().setNullDev()
-    bound = int(ep.transportGetInfo(transport_id).localName.rsplit(":", 1)[1])
-    account_cfg = pj.AccountConfig()
-    account_cfg.idUri = f"sip:counter@{HOST}:{bound}"
-    account_cfg.natConfig.iceEnabled = False
-    account_cfg.natConfig.sipStunUse = pj.PJSUA_STUN_USE_DISABLED
-    account_cfg.natConfig.mediaStunUse = pj.PJSUA_STUN_USE_DISABLED
-    account_cfg.mediaConfig.transportConfig.boundAddress = HOST
+    ep, bound = open_endpoint(port)
     account = Counter()
-    account.create(account_cfg)
+    account.create(account_config(f"sip:counter@{HOST}:{bound}"))
     signal.signal(signal.SIGTERM, stop)
     print(f"{READY_MARK} {bound}", flush=True)
     deadline = time.time() + duration_s
