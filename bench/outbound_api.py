@@ -45,7 +45,7 @@ from api.main import create_app
 from api.settings import ApiSettings
 from dialroom.paths import ROOT
 from dialroom.settings import DEV_DIALROOM_API_KEY
-from stack.services import APPENDFSYNC
+from stack.configs import APPENDFSYNC
 from tests.support.redis_server import redis_server
 
 BODY = {"to_number": "+14155550123", "persona": "demo", "caller_name": "Sam"}

@@ -66,7 +66,9 @@ class TurnTiming:
     failure: str | None = None
 
 
-def bench_persona(turns: int, vad_silence: float | None = None) -> dict[str, Any]:
+def bench_persona(
+    turns: int, vad_silence: float | None = None, *, transcribe_on_pause: bool = True
+) -> dict[str, Any]:
     """A flow persona asking `turns` questions, each answered by CALLER_TEXT; demo's turn
     settings (`vad_silence` overrides its `vad_min_silence_s`), so the numbers compare with
     bench/first_call.py."""
@@ -80,7 +82,7 @@ def bench_persona(turns: int, vad_silence: float | None = None) -> dict[str, Any
         turn["vad_min_silence_s"] = vad_silence
     return {
         "numbers": [NUMBER],
-        "stt": {"provider": "local"},
+        "stt": {"provider": "local", "transcribe_on_pause": transcribe_on_pause},
         "llm": {"provider": "flow"},
         "tts": {"provider": "local"},
         "greeting": {"inbound": GREETING},
@@ -151,7 +153,7 @@ def report(
     console.print(
         f"flow persona, {turns} questions a call; endpointing {turn.min_endpointing_s:.2f}-"
         f"{turn.max_endpointing_s:.2f} s ({turn.detection}); VAD silence "
-        f"{vad_silence_s(persona):.2f} s; "
+        f"{vad_silence_s(persona):.2f} s; transcribe on pause {persona.stt.transcribe_on_pause}; "
         f"{os.cpu_count()} CPUs, load average {load}"
     )
 
@@ -163,6 +165,9 @@ def main(
     vad_silence: Annotated[
         float | None, typer.Option(help="turn.vad_min_silence_s (default: the demo persona's).")
     ] = None,
+    transcribe_on_pause: Annotated[
+        bool, typer.Option(help="stt.transcribe_on_pause: Whisper starts at the first pause.")
+    ] = True,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the raw per-turn numbers here.")
     ] = None,
@@ -174,7 +179,8 @@ def main(
     run_dir = run_dir.resolve()
     agents = run_dir / "agents"
     agents.mkdir(parents=True, exist_ok=True)
-    (agents / f"{PERSONA}.yaml").write_text(yaml.safe_dump(bench_persona(turns, vad_silence)))
+    bench = bench_persona(turns, vad_silence, transcribe_on_pause=transcribe_on_pause)
+    (agents / f"{PERSONA}.yaml").write_text(yaml.safe_dump(bench))
     (agents / "demo.yaml").write_text((AGENTS_DIR / "demo.yaml").read_text())
     persona = load_persona(PERSONA, agents_dir=agents)
     scenario = Scenario(persona=PERSONA, turns=tuple(Turn(say=CALLER_TEXT) for _ in range(turns)))
@@ -207,7 +213,7 @@ def main(
     console.print(f"recordings and logs: {run_dir}")
     if json_out is not None:
         raw = {
-            "persona": bench_persona(turns, vad_silence),
+            "persona": bench,
             "caller_speech_s": span,
             "cpus": os.cpu_count(),
             "load_average": os.getloadavg(),

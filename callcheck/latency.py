@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from callcheck.phone import CallResult
+from callcheck.phone_result import CallResult
 from callcheck.scenario import Scenario
 from callcheck.voice import first_voice_offset, speech_end
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pjsua2 as pj
 
 from callcheck.listen import FarEnd, TurnTaker
-from callcheck.phone import READY_MARK, CallResult, Invite, PhoneResult, Play
+from callcheck.phone_process import READY_MARK
+from callcheck.phone_result import CallResult, Invite, PhoneResult, Play
 
 HOST = "127.0.0.1"
 CODECS = {"PCMU/8000/1": 255, "PCMA/8000/1": 254}  # every other codec is disabled

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from callcheck.phone import CallResult
+from callcheck.phone_result import CallResult
 from dialroom.paths import AGENTS_DIR
 
 

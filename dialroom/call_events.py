@@ -29,6 +29,9 @@ STARTED: EventType = "call.started"
 ENDED: EventType = "call.ended"
 RECORDING_PATH = "/api/calls/{call_id}/recording"
 STAGES = ("end_of_turn_s", "stt_s", "llm_ttft_s", "tts_ttfb_s", "voice_to_voice_s")
+# The outbox's hash per event (body, tries, state): the dispatcher writes it
+# (`dispatcher.call_events`), the console reads it; one definition for both.
+EVENT_KEY = "dialroom:event:{event_id}"
 
 
 class StageSummary(BaseModel):

@@ -34,6 +34,8 @@ logger = logging.getLogger("dialroom.call_status")
 STATUS_KEY = "dialroom:status:{call_id}"
 HISTORY_KEY = "dialroom:status:{call_id}:history"
 DIAL_GATE_KEY = "dialroom:dialed:{call_id}:{attempt}"
+# The callback_url sender's progress through the status history (dispatcher/webhooks.py).
+WEBHOOK_STATE_KEY = "dialroom:webhook:{call_id}"  # hash: sent, tries
 STATUS_COUNTS_KEY = "dialroom:metrics:status"
 # sorted set: call id -> when an attempt of it last ended; the archiver (`dispatcher.archive`)
 # takes a call out once the call has ended for good and is in the history

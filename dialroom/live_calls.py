@@ -8,8 +8,11 @@ sorted sets, `LIVE` (all marked calls) and `NEW` (marked, not yet announced).
 
 Who reads it: the dispatcher turns `NEW` into `call.started` events and takes each call out of
 `LIVE` when the archiver has archived it (`dispatcher.call_events`); `/metrics` counts `LIVE`
-by persona and direction. A call whose worker died writes no record and is never archived, so
-a mark whose room no live worker serves (after `GRACE_S`) is not counted and is dropped.
+by persona and direction. A mark whose room no live worker serves (after `GRACE_S`) is not
+counted. An inbound (or browser) call whose worker died wrote no record: its mark is all that
+is left of it, so it stays until the abandoned-calls sweep has written the call's record from
+it (`dispatcher.abandoned`, once the room is gone too), and the archiver then takes it off the
+list; other unserved marks are dropped (`orphans`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from dialroom.calls import Direction
+from dialroom.calls import CALL_KEY, Direction
 from dialroom.worker_lines import leases
 
 logger = logging.getLogger("dialroom.live_calls")
@@ -44,6 +47,10 @@ class LiveCall(BaseModel):
     room: str
     trunk: str = ""  # the LiveKit SIP trunk the call came in or went out on ("": unknown)
     answered_at: float
+    # What a record needs if the worker dies mid-call (`dispatcher.abandoned`)
+    caller_number: str | None = None
+    called_number: str | None = None
+    started_at: float | None = None
 
 
 class CallStateLike(Protocol):
@@ -78,10 +85,15 @@ async def begin(redis: Redis, state: CallStateLike, caller: Participant | None) 
         room=state.room,
         trunk=trunk_of(caller),
         answered_at=state.answered_at or time.time(),
+        # the worker's `CallState` has them; a state that lacks them marks the call without
+        caller_number=getattr(state, "caller_number", None),
+        called_number=getattr(state, "called_number", None),
+        started_at=getattr(state, "started_at", None),
     )
     try:
         async with redis.pipeline(transaction=True) as pipe:
-            pipe.hset(LIVE_KEY.format(call_id=call.call_id), mapping=call.model_dump())
+            mapping = call.model_dump(exclude_none=True)
+            pipe.hset(LIVE_KEY.format(call_id=call.call_id), mapping=mapping)
             pipe.zadd(LIVE, {call.call_id: call.answered_at})
             pipe.zadd(NEW, {call.call_id: call.answered_at})
             await pipe.execute()
@@ -103,24 +115,41 @@ async def forget(redis: Redis, call_id: str) -> None:
         await pipe.execute()
 
 
-async def live_calls(redis: Redis, *, now: float | None = None) -> list[LiveCall]:
-    """The marked calls a live worker still serves (or marked under `GRACE_S` ago)."""
-    now = time.time() if now is None else now
+async def marked(redis: Redis) -> list[LiveCall]:
+    """Every marked call, served or not."""
     ids = [_text(c) for c in await redis.zrange(LIVE, 0, -1)]
-    served = (await leases(redis)).live_rooms
     async with redis.pipeline(transaction=False) as pipe:
         for call_id in ids:
             pipe.hgetall(LIVE_KEY.format(call_id=call_id))
         marks = await pipe.execute()
-    calls = [LiveCall.model_validate(_texts(raw)) for raw in marks if raw]
+    return [LiveCall.model_validate(_texts(raw)) for raw in marks if raw]
+
+
+async def live_calls(redis: Redis, *, now: float | None = None) -> list[LiveCall]:
+    """The marked calls a live worker still serves (or marked under `GRACE_S` ago)."""
+    now = time.time() if now is None else now
+    calls = await marked(redis)
+    served = (await leases(redis)).live_rooms
     return [c for c in calls if c.room in served or now - c.answered_at < GRACE_S]
 
 
 async def orphans(redis: Redis, *, now: float | None = None) -> list[str]:
-    """Marked calls no live worker serves any longer: their worker died without a record."""
+    """Marked calls no live worker serves any longer, to drop: an outbound one (its status
+    ends it) or one whose record is written. An inbound or browser call without a record is
+    left for `dispatcher.abandoned` to end from its mark."""
     now = time.time() if now is None else now
     alive = {call.call_id for call in await live_calls(redis, now=now)}
-    return [c for c in (_text(x) for x in await redis.zrange(LIVE, 0, -1)) if c not in alive]
+    marks = {call.call_id: call for call in await marked(redis)}
+    found = []
+    for call_id in (_text(x) for x in await redis.zrange(LIVE, 0, -1)):
+        if call_id in alive:
+            continue
+        mark = marks.get(call_id)
+        if mark is None or mark.direction == "outbound":
+            found.append(call_id)
+        elif await redis.exists(CALL_KEY.format(call_id=call_id)):
+            found.append(call_id)
+    return found
 
 
 def _texts(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:

@@ -55,6 +55,10 @@ class STTConfig(SpeechConfig):
     # a streaming STT (azure): a turn that ends before the provider's final takes its latest
     # interim text, so the reply never waits for the provider's segmentation
     end_turn_on_interim: bool = True
+    # local: Whisper starts on the audio so far at the caller's first pause (60 ms of VAD
+    # silence) and the turn reuses it if they stay silent; off, it starts at the VAD's end of
+    # speech (turn.vad_min_silence_s later). bench/README.md, "offline persona".
+    transcribe_on_pause: bool = True
 
 
 class LLMConfig(_Strict):

@@ -27,7 +27,7 @@ async def serve(settings: DispatcherSettings) -> None:
     redis = Redis.from_pool(
         BlockingConnectionPool.from_url(settings.redis_url, decode_responses=True)
     )
-    archiver = Archiver(
+    archiver: Archiver | None = Archiver(
         redis,
         history,
         record_ttl_s=settings.call_record_ttl_s,
@@ -35,6 +35,9 @@ async def serve(settings: DispatcherSettings) -> None:
         recordings=open_recordings(settings),
         on_archived=CallEventSource(redis, url=settings.webhook_url).on_archived,
     )
+    if not settings.history_archive:  # HISTORY_ARCHIVE=false: only to measure its cost
+        logger.warning("HISTORY_ARCHIVE=false: finished calls stay in Redis, none is archived")
+        archiver = None
     dispatcher = Dispatcher(settings, redis=redis, archiver=archiver)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

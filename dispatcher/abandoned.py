@@ -11,6 +11,16 @@ say it is over: no live worker's lease names its room, and its room is gone from
 Either alone proves nothing: every lease runs out while Dialroom's Redis is away, and a room
 is briefly missing while livekit-server restarts under a worker that still serves it. A call
 younger than `SETTLE_S` is left alone, so a worker's first heartbeat naming it can land.
+
+An inbound (or browser) call has no status: its worker writes its record when it ends, and a
+SIGKILLed worker writes none, so the call would never reach the history or `call.ended`. Its
+mark (`dialroom.live_calls`, made when its conversation began) is what is left of it. On the
+same two proofs, and when no record was written meanwhile, the sweep writes the call's record
+from the mark, as the worker would have: outcome `failed` (an outbound call's outcome here
+too, from `CallStatus.FAILED`) and `DETAIL`; the archiver then archives it like any inbound
+call, which queues `call.ended` and takes the mark off the live list. The record is read
+again after the leases: a worker ends its job (and leaves its lease's rooms) only after it
+has written the record, so a record not there then was never written.
 """
 
 from __future__ import annotations
@@ -22,7 +32,9 @@ from collections.abc import Awaitable, Callable
 from livekit import api
 from redis.asyncio import Redis
 
+from dialroom import live_calls
 from dialroom.call_status import CallStatus, current_status, dial_claimed, transition
+from dialroom.calls import CallRecord, load_call_record, save_call_record
 from dialroom.dial_queue import active_calls, load_request
 from dialroom.worker_lines import LEASE_TTL_MS, leases
 
@@ -63,7 +75,50 @@ async def fail_abandoned(redis: Redis, room_exists: RoomExists, *, now: float | 
         if moved.moved:
             failed += 1
             logger.warning("call %s failed: %s", call_id, DETAIL, extra={"call_id": call_id})
-    return failed
+    return failed + await end_abandoned_inbound(redis, room_exists, now=now)
+
+
+async def end_abandoned_inbound(redis: Redis, room_exists: RoomExists, *, now: float) -> int:
+    """Write the record of every inbound or browser call whose worker is gone with its room
+    and that left no record; how many."""
+    served: frozenset[str] | None = None
+    ended = 0
+    for mark in await live_calls.marked(redis):
+        if mark.direction == "outbound" or now - mark.answered_at < SETTLE_S:
+            continue  # an outbound call ends by its status, above
+        served = served if served is not None else (await leases(redis)).live_rooms
+        if mark.room in served or await room_exists(mark.room):
+            continue
+        if await load_call_record(redis, mark.call_id) is not None:
+            continue  # its worker wrote it: the archiver has it
+        await save_call_record(redis, abandoned_record(mark, now))
+        ended += 1
+        logger.warning(
+            "%s call %s failed: %s",
+            mark.direction,
+            mark.call_id,
+            DETAIL,
+            extra={"call_id": mark.call_id, "persona": mark.persona},
+        )
+    return ended
+
+
+def abandoned_record(mark: live_calls.LiveCall, now: float) -> CallRecord:
+    """The record of a call whose worker died, from what was known when it began."""
+    return CallRecord(
+        call_id=mark.call_id,
+        persona=mark.persona,
+        direction=mark.direction,
+        room=mark.room,
+        caller_number=mark.caller_number,
+        called_number=mark.called_number,
+        trunk=mark.trunk or None,
+        started_at=mark.started_at or mark.answered_at,
+        answered_at=mark.answered_at,
+        ended_at=max(now, mark.answered_at),
+        outcome=CallStatus.FAILED.value,
+        error=DETAIL,
+    )
 
 
 async def livekit_room_exists(lk: api.LiveKitAPI, room: str) -> bool:

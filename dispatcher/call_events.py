@@ -7,12 +7,12 @@ right after a call is in the history and before its Redis keys are let go, calls
 `on_archived`, which queues `call.ended` from the archived call (so the event has what the
 history has), observes the call's latency for /metrics, and takes the call off the live list.
 
-The outbox is a hash per event (`EVENT_KEY`: body, tries, state) and a sorted set of the
-events due (`DUE`). Queueing is idempotent by event id (`<call_id>:started|ended`): an
-archiver killed before it let a call go archives it again and queues nothing new. A
-delivered (or given up) event keeps its hash, without the body, for `DONE_TTL_S`, so a late
-repeat is not queued again. Event keys are named after the call, so erasing a call (`DELETE
-/api/calls/{id}`) erases its events too.
+The outbox is a hash per event (`dialroom.call_events.EVENT_KEY`: body, tries, state) and a
+sorted set of the events due (`DUE`). Queueing is idempotent by event id
+(`<call_id>:started|ended`): an archiver killed before it let a call go archives it again and
+queues nothing new. A delivered (or given up) event keeps its hash, without the body, for
+`DONE_TTL_S`, so a late repeat is not queued again. Event keys are named after the call, so
+erasing a call (`DELETE /api/calls/{id}`) erases its events too.
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ import time
 from redis.asyncio import Redis
 
 from dialroom import call_events, campaigns, live_calls
-from dialroom.call_events import CallEvent
+from dialroom.call_events import EVENT_KEY, CallEvent
 from dialroom.history import ArchivedCall
 from dispatcher import call_metrics
 
 logger = logging.getLogger("dialroom.dispatcher.events")
 
-EVENT_KEY = "dialroom:event:{event_id}"  # hash: body, tries, state
 DUE = "dialroom:events:due"  # sorted set: event id -> when its next try is due
 PENDING, DONE, GIVEN_UP = "pending", "done", "given_up"
 DONE_TTL_S = 24 * 3600

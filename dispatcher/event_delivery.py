@@ -14,22 +14,23 @@ a call does waits for it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
 import httpx
 from redis.asyncio import Redis
 
-from dialroom.call_events import ENDED, STARTED, event_id
-from dialroom.webhooks import signed_headers
-from dispatcher.call_events import DONE, DONE_TTL_S, DUE, EVENT_KEY, GIVEN_UP, PENDING
+from dialroom import delivery_log
+from dialroom.call_events import ENDED, EVENT_KEY, STARTED, event_id
+from dialroom.calls import CALL_KEY
+from dispatcher.call_events import DONE, DONE_TTL_S, DUE, GIVEN_UP, PENDING
 from dispatcher.leased_work import LeasedWork
 from dispatcher.webhooks import (
     HOST_CONNECTIONS,
     POST_DEADLINE_S,
     HostSlots,
     count_failure,
+    post_signed,
     retry_delay,
 )
 
@@ -78,12 +79,15 @@ class EventSender:
             await self.redis.zadd(DUE, {name: time.time() + ORDER_WAIT_S})
             return
         body = state["body"].encode()
-        if await self._post(name, body):
-            await self._close(key, name, DONE)
-            return
+        delivered, answer = await self._post(name, body)
         tries = int(state.get("tries", 0)) + 1
+        if delivered:
+            await self._close(key, name, DONE)
+            await self._note(name, tries, answer, "done")
+            return
         given_up = tries >= self.max_attempts
         await count_failure(self.redis, WEBHOOK_URL, given_up=given_up)
+        await self._note(name, tries, answer, "given_up" if given_up else "pending")
         if given_up:
             logger.error("call event %s given up after %d tries", name, tries)
             await self._close(key, name, GIVEN_UP)
@@ -120,20 +124,31 @@ class EventSender:
             pipe.zrem(DUE, name)
             await pipe.execute()
 
-    async def _post(self, name: str, body: bytes) -> bool:
-        headers = signed_headers(self.secret, body, timestamp=int(time.time()), event_id=name)
-        target = httpx.URL(self.url)
-        try:
-            async with self._hosts.slot(f"{target.scheme}://{target.host}:{target.port}"):
-                async with asyncio.timeout(self.deadline_s):
-                    response = await self.http.post(self.url, content=body, headers=headers)
-        except TimeoutError:
-            logger.info("call event %s: no answer within the deadline", name)
-            return False
-        except httpx.HTTPError as err:
-            logger.info("call event %s: %s: %s", name, type(err).__name__, err)
-            return False
-        return response.is_success
+    async def _post(self, name: str, body: bytes) -> tuple[bool, str]:
+        return await post_signed(
+            self.http,
+            self._hosts,
+            self.url,
+            body,
+            secret=self.secret,
+            event_id=name,
+            deadline_s=self.deadline_s,
+        )
+
+    async def _note(self, name: str, tries: int, answer: str, state: delivery_log.State) -> None:
+        """The event's last try, for the console's call page (`dialroom.delivery_log`)."""
+        call_id, _, kind = name.rpartition(":")
+        entry = delivery_log.DeliveryTry(
+            target="webhook_url",
+            event=f"call.{kind}",
+            host=delivery_log.host_of(self.url),
+            attempts=tries,
+            answer=answer,
+            state=state,
+            at=time.time(),
+        )
+        mirror = CALL_KEY.format(call_id=call_id)  # expires when the call's keys do
+        await delivery_log.note(self.redis, call_id, entry, mirror=mirror)
 
 
 def _text(value: object) -> str:

@@ -87,6 +87,11 @@ class DispatcherSettings(CommonSettings):
     retention_days: float = Field(
         default=90, gt=0, description="Calls older than this are pruned from the history daily"
     )
+    history_archive: bool = Field(
+        default=True,
+        description="Move finished calls into the call history; false only to measure what "
+        "that costs (`bench.history_cost`): finished calls then stay in Redis, unpruned",
+    )
 
     @field_validator("webhook_url")
     @classmethod

@@ -10,6 +10,8 @@ events go out one at a time, oldest first.
 Backoff, per event: a failed try (no answer, or not 2xx) is tried again after
 `backoff_s * BACKOFF_FACTOR ** (tries - 1)` seconds (1, 2, 4, 8, ... with the defaults), up
 to `max_attempts` tries; then the event is given up (logged) and the next one goes out.
+After every try the event's receiver host, tries, answer and state go to the call's delivery
+log (`dialroom.delivery_log`), which the console's call page shows.
 
 Never blocking the dispatcher: `deliver_due` claims the calls that are due and starts one
 task per call; a slow receiver holds only its own call's task. A claimed call's score is
@@ -35,7 +37,8 @@ from contextlib import asynccontextmanager
 import httpx
 from redis.asyncio import Redis
 
-from dialroom.call_status import HISTORY_KEY, StatusEvent
+from dialroom import delivery_log
+from dialroom.call_status import HISTORY_KEY, WEBHOOK_STATE_KEY, StatusEvent
 from dialroom.dial import DialRequest
 from dialroom.dial_queue import load_request
 from dialroom.metrics import WEBHOOK_FAILURES_KEY, count
@@ -45,7 +48,7 @@ from dispatcher.leased_work import LEASE_S, LeasedWork
 
 logger = logging.getLogger("dialroom.dispatcher.webhooks")
 
-STATE_KEY = "dialroom:webhook:{call_id}"  # hash: sent, tries
+STATE_KEY = WEBHOOK_STATE_KEY
 DUE = "dialroom:webhook:due"  # sorted set: call id -> when its next try is due
 BACKOFF_FACTOR = 2
 POST_DEADLINE_S = 10.0  # one POST, connect to the answer's last byte
@@ -178,12 +181,17 @@ class WebhookSender:
                 continue
             await self.redis.zadd(DUE, {call_id: time.time() + LEASE_S}, xx=True)
             event = _event(request, sent + 1, StatusEvent.model_validate(json.loads(raw)))
-            if await self._post(request.callback_url, event):
-                await self.redis.hset(state_key, mapping={"sent": sent + 1, "tries": 0})
-                continue
+            delivered, answer = await self._post(request.callback_url, event)
             tries += 1
+            if delivered:
+                await self.redis.hset(state_key, mapping={"sent": sent + 1, "tries": 0})
+                await self._note(request.callback_url, event, tries, answer, "done")
+                continue
             given_up = tries >= self.max_attempts
             await count_failure(self.redis, CALLBACK_URL, given_up=given_up)
+            await self._note(
+                request.callback_url, event, tries, answer, "given_up" if given_up else "pending"
+            )
             if given_up:
                 logger.error(
                     "webhook %s (%s) given up after %d tries",
@@ -209,23 +217,61 @@ class WebhookSender:
             )
             return
 
-    async def _post(self, url: str, event: WebhookEvent) -> bool:
-        body = event.model_dump_json().encode()
-        headers = signed_headers(
-            self.secret, body, timestamp=int(time.time()), event_id=event.event_id
+    async def _note(
+        self, url: str, event: WebhookEvent, tries: int, answer: str, state: delivery_log.State
+    ) -> None:
+        """The event's last try, for the console's call page (`dialroom.delivery_log`)."""
+        entry = delivery_log.DeliveryTry(
+            target=CALLBACK_URL,
+            event=event.status.value,
+            sequence=event.sequence,
+            host=delivery_log.host_of(url),
+            attempts=tries,
+            answer=answer,
+            state=state,
+            at=time.time(),
         )
-        target = httpx.URL(url)
-        try:
-            async with self._hosts.slot(f"{target.scheme}://{target.host}:{target.port}"):
-                async with asyncio.timeout(self.deadline_s):
-                    response = await self.http.post(url, content=body, headers=headers)
-        except TimeoutError:
-            logger.info("webhook %s: no answer within the deadline", event.event_id)
-            return False
-        except httpx.HTTPError as err:
-            logger.info("webhook %s: %s: %s", event.event_id, type(err).__name__, err)
-            return False
-        return response.is_success
+        mirror = HISTORY_KEY.format(call_id=event.call_id)  # expires when the call's keys do
+        await delivery_log.note(self.redis, event.call_id, entry, mirror=mirror)
+
+    async def _post(self, url: str, event: WebhookEvent) -> tuple[bool, str]:
+        body = event.model_dump_json().encode()
+        return await post_signed(
+            self.http,
+            self._hosts,
+            url,
+            body,
+            secret=self.secret,
+            event_id=event.event_id,
+            deadline_s=self.deadline_s,
+        )
+
+
+async def post_signed(
+    http: httpx.AsyncClient,
+    hosts: HostSlots,
+    url: str,
+    body: bytes,
+    *,
+    secret: str,
+    event_id: str,
+    deadline_s: float,
+) -> tuple[bool, str]:
+    """POST `body` signed as `event_id` (status webhooks and call events alike): whether the
+    receiver took it, and what it answered or what went wrong (for the delivery log)."""
+    headers = signed_headers(secret, body, timestamp=int(time.time()), event_id=event_id)
+    target = httpx.URL(url)
+    try:
+        async with hosts.slot(f"{target.scheme}://{target.host}:{target.port}"):
+            async with asyncio.timeout(deadline_s):
+                response = await http.post(url, content=body, headers=headers)
+    except TimeoutError:
+        logger.info("webhook %s: no answer within the deadline", event_id)
+        return False, f"no answer within {deadline_s:g} s"
+    except httpx.HTTPError as err:
+        logger.info("webhook %s: %s: %s", event_id, type(err).__name__, err)
+        return False, type(err).__name__
+    return response.is_success, f"HTTP {response.status_code}"
 
 
 def _event(request: DialRequest, sequence: int, status: StatusEvent) -> WebhookEvent:

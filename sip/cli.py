@@ -149,14 +149,20 @@ def _report(change: Change) -> None:
     console.print(f"[{colour}]{change.action}d[/] {change.kind} {change.name}")
 
 
+def _srtp(fields: dict[str, object]) -> str:
+    """`, SRTP allow|require` for a trunk whose media may be encrypted; nothing by default."""
+    value = fields.get("media_encryption", "disable")
+    return "" if value == "disable" else f", SRTP {value}"
+
+
 def _details(view: View) -> str:
     f = view.fields
     if view.kind == "inbound trunk":
         numbers = ", ".join(f["numbers"]) or "any number"
         sources = ", ".join(f["allowed_addresses"]) or "any address"
         auth = f" auth {f['auth_username']}" if f["auth_username"] else ""
-        return f"{numbers} from {sources}{auth}"
+        return f"{numbers} from {sources}{auth}{_srtp(f)}"
     if view.kind == "outbound trunk":
-        return f"{f['address']} ({f['transport']}) as {', '.join(f['numbers'])}"
+        return f"{f['address']} ({f['transport']}) as {', '.join(f['numbers'])}{_srtp(f)}"
     persona = f["default_persona"] or "none (not in service)"
     return f"{', '.join(f['trunks'])} → rooms {f['room_prefix']}…, default persona {persona}"

@@ -24,6 +24,11 @@ MARKER = json.dumps({"managed_by": "dialroom-sip"})
 SECRET_FIELDS = frozenset({"auth_password"})
 _TRANSPORTS = {"auto": 0, "udp": 1, "tcp": 2, "tls": 3}
 _HEADERS = {"none": 0, "x": 1, "all": 2}
+_ENCRYPTION = {
+    "disable": api.SIPMediaEncryption.SIP_MEDIA_ENCRYPT_DISABLE,
+    "allow": api.SIPMediaEncryption.SIP_MEDIA_ENCRYPT_ALLOW,
+    "require": api.SIPMediaEncryption.SIP_MEDIA_ENCRYPT_REQUIRE,
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ def desired_views(spec: TelephonySpec, secrets: dict[str, str], *, agent_name: s
                     "auth_password": secrets[t.auth.password_env] if t.auth else "",
                     "max_call_duration_s": t.max_call_duration_s or 0,
                     "include_headers": t.include_headers,
+                    "media_encryption": t.media_encryption,
                 },
             )
         )
@@ -65,6 +71,7 @@ def desired_views(spec: TelephonySpec, secrets: dict[str, str], *, agent_name: s
                     "numbers": tuple(sorted(o.numbers)),
                     "auth_username": o.auth.username if o.auth else "",
                     "auth_password": secrets[o.auth.password_env] if o.auth else "",
+                    "media_encryption": o.media_encryption,
                 },
             )
         )
@@ -106,6 +113,7 @@ def _inbound_view(t: api.SIPInboundTrunkInfo) -> View:
         "auth_password": t.auth_password,
         "max_call_duration_s": t.max_call_duration.seconds,
         "include_headers": headers.get(t.include_headers, str(t.include_headers)),
+        "media_encryption": _encryption_name(t.media_encryption),
     }
     return View("inbound trunk", t.name, fields, t.sip_trunk_id, t.metadata == MARKER, t)
 
@@ -118,8 +126,14 @@ def _outbound_view(t: api.SIPOutboundTrunkInfo) -> View:
         "numbers": tuple(sorted(t.numbers)),
         "auth_username": t.auth_username,
         "auth_password": t.auth_password,
+        "media_encryption": _encryption_name(t.media_encryption),
     }
     return View("outbound trunk", t.name, fields, t.sip_trunk_id, t.metadata == MARKER, t)
+
+
+def _encryption_name(value: int) -> str:
+    names = {v: k for k, v in _ENCRYPTION.items()}
+    return names.get(value, str(value))  # type: ignore[call-overload]
 
 
 def _rule_view(r: api.SIPDispatchRuleInfo, trunk_names: dict[str, str]) -> View:
@@ -163,6 +177,7 @@ def inbound_proto(v: View) -> api.SIPInboundTrunkInfo:
         auth_password=f["auth_password"],
         max_call_duration=Duration(seconds=seconds) if seconds else None,
         include_headers=_HEADERS[f["include_headers"]],  # type: ignore[arg-type]
+        media_encryption=_ENCRYPTION[f["media_encryption"]],
     )
 
 
@@ -176,6 +191,7 @@ def outbound_proto(v: View) -> api.SIPOutboundTrunkInfo:
         numbers=list(f["numbers"]),
         auth_username=f["auth_username"],
         auth_password=f["auth_password"],
+        media_encryption=_ENCRYPTION[f["media_encryption"]],
     )
 
 

@@ -24,6 +24,8 @@ RESERVED_NAMES = frozenset({"dialroom-dev", "dialroom-dev-out"})
 _NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _ENV = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _NUMBER = re.compile(r"^\+?[0-9*#]{2,20}$")
+# SRTP for the call's media (livekit-sip's SDES): off by default, as in LiveKit.
+MediaEncryption = Literal["disable", "allow", "require"]
 
 
 class _Strict(BaseModel):
@@ -63,6 +65,7 @@ class InboundTrunk(_Strict):
     auth: Auth | None = None
     max_call_duration_s: int | None = Field(default=None, gt=0, le=86400)
     include_headers: Literal["none", "x", "all"] = "x"
+    media_encryption: MediaEncryption = "disable"
 
     _check_numbers = field_validator("numbers")(_numbers)
 
@@ -94,6 +97,7 @@ class OutboundTrunk(_Strict):
     transport: Literal["auto", "udp", "tcp", "tls"] = "udp"
     numbers: tuple[str, ...] = Field(min_length=1, description="caller ids (E.164)")
     auth: Auth | None = None
+    media_encryption: MediaEncryption = "disable"
 
     _check_numbers = field_validator("numbers")(_numbers)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from dialroom.paths import cache_dir
 from stack.install_browser import ensure_browser
 from stack.install_helm import ensure_helm
+from stack.install_replaces import copy_replaces
 
 # Debian packages: the Redis server, and the C libraries livekit-sip links against (cgo).
 APT_PACKAGES = ("redis-server", "pkg-config", "libopus-dev", "libopusfile-dev", "libsoxr-dev")
@@ -133,6 +134,8 @@ def build_go_binary(binary: GoBinary, progress: Progress) -> Path:
     ):
         _write_build_module(Path(work), binary)
         env = {**go_environment(), "CGO_ENABLED": "1" if binary.cgo else "0"}
+        replaces = copy_replaces(go, f"{binary.module}@{binary.version}", Path(work), env)
+        log.writelines(f"replace {r}\n" for r in replaces)  # the module's own forks
         _run_logged([go, "mod", "tidy"], Path(work), env, log, binary, progress, "resolving")
         # a name of its own: two installs building at once (two clones, CI and a shell) must
         # not rename each other's half-written binary
@@ -167,18 +170,20 @@ def _run_logged(
     )
     assert proc.stdout is not None
     count = 0
-    last_error = ""
+    last_error = refused = ""
     for line in proc.stdout:
         log.write(line)  # type: ignore[attr-defined]
         count += 1
         if line.startswith(("go: ", "#")) or "error" in line.lower():
             last_error = line.strip()
+        if ": reading http" in line and not refused:  # a module the proxy did not serve
+            refused = line.strip()
         progress(f"{binary.name} {binary.version}: {stage} ({count} packages) {line.strip()[:60]}")
     if proc.wait() != 0:
         hint = " (cgo: is `libopus-dev libopusfile-dev libsoxr-dev pkg-config` installed?)"
         raise InstallError(
             f"building {binary.name} {binary.version} failed at `{' '.join(cmd[:2])}`: "
-            f"{last_error or 'see log'}; full log: {getattr(log, 'name', '')}"
+            f"{refused or last_error or 'see log'}; full log: {getattr(log, 'name', '')}"
             + (hint if binary.cgo else "")
         )
 

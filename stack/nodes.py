@@ -25,7 +25,9 @@ from __future__ import annotations
 import random
 import sys
 
+from stack.configs import livekit_config, sip_config, write_config
 from stack.install import LIVEKIT_SERVER, LIVEKIT_SIP
+from stack.plan import StackPlan
 from stack.ports import (
     MEDIA_PORTS,
     NodePorts,
@@ -36,17 +38,13 @@ from stack.ports import (
     is_free,
 )
 from stack.services import (
-    StackPlan,
     api_env,
     dispatcher_service,
     http_health,
-    livekit_config,
     livekit_keys,
     redis_services,
-    sip_config,
     stack_services,
     worker_service,
-    write_config,
 )
 from stack.supervisor import Service
 

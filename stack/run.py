@@ -15,8 +15,8 @@ from livekit import api
 from dialroom.paths import ROOT
 from sip.provision import provision_dev_inbound, provision_dev_outbound
 from stack.nodes import services_for
+from stack.plan import StackPlan
 from stack.ports import HOST
-from stack.services import StackPlan
 from stack.state import ServiceState, StackState, clear_state, write_state
 from stack.supervisor import Running, Supervisor
 

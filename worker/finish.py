@@ -16,6 +16,8 @@ from dialroom.call_status import CallStatus, transition
 from dialroom.calls import save_call_record
 from dialroom.redact import mask_number
 from worker import post_call
+from worker.bridge_loss import DETAIL as SIP_BRIDGE_DETAIL
+from worker.bridge_loss import SIP_BRIDGE_LOST
 from worker.call_state import MEDIA_SERVER_LOST, CallState, resolve_outcome
 from worker.tools import do_not_call, warm_transfer
 
@@ -25,6 +27,7 @@ FAILED = "failed"
 BROKEN_AFTER_ANSWER = {
     FAILED: "the call failed after it was answered",
     MEDIA_SERVER_LOST: "media_server_lost: livekit-server died during the call",
+    SIP_BRIDGE_LOST: SIP_BRIDGE_DETAIL,
 }
 
 
@@ -69,7 +72,7 @@ async def _report_end(state: CallState, redis: Redis) -> None:
     (a call that was never answered has its status from the dial)."""
     if state.direction != "outbound" or not state.answered:
         return
-    if state.outcome in (FAILED, MEDIA_SERVER_LOST):
+    if state.outcome in BROKEN_AFTER_ANSWER:
         detail = state.error or BROKEN_AFTER_ANSWER[state.outcome]
         await transition(
             redis, state.call_id, CallStatus.FAILED, attempt=state.attempt, detail=detail

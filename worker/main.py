@@ -3,9 +3,9 @@
 Run it with `python -m worker.main start` (start.py does this NUM_AGENTS times).
 
 A call's life, as `entrypoint` reads: what it was dispatched with (`worker.dispatch`), then
-answer (`worker.inbound`) or dial (`worker.outbound`), the agent built before either
-(`worker.prepare`), the conversation, and the finish (`worker.finish`), which decides the
-outcome once and writes the record.
+answer (`worker.inbound`) or dial (`worker.outbound`), the agent built before answering or
+while the phone rings (`worker.prepare`, `worker.dial_out`), the conversation, and the
+finish (`worker.finish`), which decides the outcome once and writes the record.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ from dialroom import live_calls, provider_errors
 from dialroom.browser_call import BrowserDispatch
 from dialroom.call_status import CallStatus, transition
 from dialroom.dial import DialRequest, InboundDispatch
+from dialroom.last_good import CallPersona
 from dialroom.templates import fill
 from worker import (
     apology,
     browser,
     capacity,
+    dial_out,
     finish,
     inbound,
     outbound,
@@ -40,13 +42,14 @@ from worker import (
     redact_logs,
     voicemail,
 )
+from worker.bridge_loss import watch as watch_sip_bridge
 from worker.call_limits import CallLimits
 from worker.call_state import CallState, new_call_state
 from worker.dispatch import read_dispatch
 from worker.greeting_cache import warm_in_background
 from worker.media_loss import watch as watch_media_server
 from worker.preload import PRELOADED
-from worker.prepare import CannotStart, Prepared, prepare
+from worker.prepare import CannotStart, Prepared, build, load, prepare
 from worker.providers import shared_speech
 from worker.registration import report_registration
 from worker.room_audio import room_options
@@ -98,16 +101,16 @@ async def entrypoint(ctx: JobContext) -> None:
     ctx.log_context_fields = {"call_id": state.call_id, "persona": state.persona}
     redis = Redis.from_url(settings.redis_url)
     ctx.add_shutdown_callback(lambda: finish.finish_call(state, redis))
-    await ctx.connect()
-    watch_media_server(ctx.room, state, end_call=ctx.delete_room)  # livekit-server's death
-    if isinstance(dispatch, DialRequest):
+    if isinstance(dispatch, DialRequest):  # joins the room while it dials
         started = await _dial_out(ctx, dispatch, state, redis)
     else:
+        await _connect(ctx, state)
         started = await _answer_in(ctx, dispatch, state, redis)
     if started is not None:
         call, identity = started
         caller = ctx.room.remote_participants.get(identity)
         state.trunk = live_calls.trunk_of(caller) or None
+        watch_sip_bridge(ctx.room, state, caller, end_call=ctx.delete_room)  # livekit-sip's death
         await live_calls.begin(redis, state, caller)
         await _converse(ctx, state, call, identity)
 
@@ -141,13 +144,31 @@ async def _answer_in(
 async def _dial_out(
     ctx: JobContext, request: DialRequest, state: CallState, redis: Redis
 ) -> tuple[Prepared, str] | None:
-    """Outbound: build the agent first, then dial. None when the call ends here."""
-    call = await _prepare(ctx, state, redis, request=request)
-    if call is None:
+    """Outbound: the persona checked, then the dial, with the room joined and the agent built
+    while it rings (`worker.dial_out`). None when the call ends here."""
+    steps = dial_out.Steps(
+        load=lambda: _load(ctx, state, redis),
+        dial=lambda trunk: _dial(ctx, request, state, redis, trunk=trunk),
+        connect=lambda: _connect(ctx, state),
+        build=lambda loaded: _prepare(ctx, state, redis, request=request, loaded=loaded),
+    )
+    return await dial_out.start(
+        steps, call_id=state.call_id, default_trunk=settings.sip_outbound_trunk
+    )
+
+
+async def _connect(ctx: JobContext, state: CallState) -> None:
+    await ctx.connect()
+    watch_media_server(ctx.room, state, end_call=ctx.delete_room)  # livekit-server's death
+
+
+async def _load(ctx: JobContext, state: CallState, redis: Redis) -> CallPersona | None:
+    try:
+        return await load(state, redis, settings)
+    except CannotStart as err:
+        await _cannot_start(ctx, state, redis, str(err))
+        ctx.shutdown(reason="cannot start")  # the room was never joined: its end ends nothing
         return None
-    trunk = call.persona.outbound.trunk or settings.sip_outbound_trunk
-    dialed = await _dial(ctx, request, state, redis, trunk=trunk)
-    return None if dialed is None else (call, dialed.identity)
 
 
 async def _prepare(
@@ -157,9 +178,15 @@ async def _prepare(
     *,
     request: DialRequest | None,
     sip_variables: dict[str, str] | None = None,
+    loaded: CallPersona | None = None,
 ) -> Prepared | None:
     try:
-        call = await prepare(state, redis, settings, request=request, sip_variables=sip_variables)
+        if loaded is None:
+            call = await prepare(
+                state, redis, settings, request=request, sip_variables=sip_variables
+            )
+        else:  # outbound: loaded before the dial (`worker.dial_out`)
+            call = await build(loaded, state, settings, request=request)
     except CannotStart as err:
         await _cannot_start(ctx, state, redis, str(err))
         return None

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from dialroom.call_status import CallStatus, claim_dial, transition
 from dialroom.dial import DialRequest
 from dialroom.redact import mask_number
+from worker import trunks
 
 logger = logging.getLogger("dialroom.worker.outbound")
 
@@ -36,6 +37,7 @@ NO_ANSWER_CODES = frozenset({408, 480, 487})
 REJECTED_CODES = frozenset({403, 603, 404, 484, 604})
 # livekit-sip reports its own ringing timeout as a cancellation with no SIP code.
 RING_TIMEOUT_TWIRP_CODES = frozenset({"canceled", "deadline_exceeded"})
+ROOM_POLL_S = 0.05  # while the job's room connects, beside the dial
 SIP_CALL_STATUS = "sip.callStatus"  # livekit-sip: dialing -> ringing -> active -> hangup
 
 
@@ -63,14 +65,14 @@ def status_for_sip_code(code: int | None, twirp_code: str = "") -> CallStatus:
 
 
 async def resolve_outbound_trunk(lk: api.LiveKitAPI, ref: str) -> str:
-    """A trunk is named in configuration by id (`ST_...`) or by its name."""
+    """A trunk is named in configuration by id (`ST_...`) or by its name. Uncached: a warm
+    transfer's rare dial; a call's own dial goes through `worker.trunks`' cache."""
     if ref.startswith("ST_"):
         return ref
-    trunks = await lk.sip.list_outbound_trunk(api.ListSIPOutboundTrunkRequest())
-    for trunk in trunks.items:
-        if trunk.name == ref:
-            return trunk.sip_trunk_id
-    raise DialFailed(CallStatus.FAILED, None, f"no outbound SIP trunk named '{ref}'")
+    try:
+        return await trunks.lookup(lk, ref)
+    except trunks.TrunkNotFound:
+        raise DialFailed(CallStatus.FAILED, None, f"no outbound SIP trunk named '{ref}'") from None
 
 
 async def dial(
@@ -84,8 +86,9 @@ async def dial(
     identity = f"callee-{request.call_id}"
     ringing = asyncio.Event()
     report = asyncio.create_task(_report_ringing(ctx.room, identity, ringing, redis, request))
+    cached = False
     try:
-        trunk_id = await resolve_outbound_trunk(ctx.api, trunk)
+        trunk_id, cached = await trunks.trunk_id(ctx.api, redis, trunk)
         await ctx.api.sip.create_sip_participant(
             api.CreateSIPParticipantRequest(
                 sip_trunk_id=trunk_id,
@@ -104,8 +107,12 @@ async def dial(
         status = status_for_sip_code(code, err.code)
         raise DialFailed(status, code, err.sip_status or str(err)) from err
     except api.TwirpError as err:
+        if cached:  # perhaps a trunk deleted or re-created since: the next call looks again
+            await trunks.forget(redis, trunk)
         status = status_for_sip_code(None, err.code)
         raise DialFailed(status, None, f"{err.code}: {err.message}") from err
+    except trunks.TrunkNotFound as err:
+        raise DialFailed(CallStatus.FAILED, None, f"no outbound SIP trunk named '{err}'") from err
     except (aiohttp.ClientError, TimeoutError) as err:
         # livekit-server or livekit-sip died under the request (a restart, a crash): the
         # dial's fate is unknown and its gate taken, so the attempt fails, never dials again.
@@ -139,6 +146,11 @@ async def _report_ringing(
     room.on("participant_connected", check)
     room.on("participant_attributes_changed", on_attributes)
     try:
+        # the dial may go out before this job's room connects (`worker.dial_out`): those in
+        # the room when it connects come with no event (livekit-rtc emits none for its own
+        # connect either), so they are looked at once it has
+        while not room.isconnected():  # noqa: ASYNC110
+            await asyncio.sleep(ROOM_POLL_S)
         for participant in room.remote_participants.values():
             check(participant)
         await ringing.wait()

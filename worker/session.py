@@ -51,7 +51,7 @@ def build_session(
 ) -> AgentSession[CallState]:
     keys = keys or ProviderKeys()
     session = AgentSession[CallState](
-        stt=build_stt(persona.stt, keys),
+        stt=build_stt(persona.stt, keys, vad=build_vad(persona)),  # Whisper: see whisper_stream
         vad=build_vad(persona),
         llm=build_llm(persona, keys),
         tts=build_tts(persona.tts, keys),

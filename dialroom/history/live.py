@@ -26,6 +26,7 @@ from dialroom.call_status import (
     NEXT_ATTEMPT,
     STATUS_KEY,
     TERMINAL,
+    WEBHOOK_STATE_KEY,
     CurrentStatus,
     StatusEvent,
     current_status,
@@ -179,7 +180,7 @@ async def trim_expired(redis: Redis, *, ttl_s: int, now: float) -> None:
 
 
 def _keys(call_id: str, attempts: int) -> list[str]:
-    named = (CALL_KEY, STATUS_KEY, HISTORY_KEY, dial_queue.REQUEST_KEY)
+    named = (CALL_KEY, STATUS_KEY, HISTORY_KEY, WEBHOOK_STATE_KEY, dial_queue.REQUEST_KEY)
     gates = [DIAL_GATE_KEY.format(call_id=call_id, attempt=n) for n in range(1, attempts + 1)]
     return [key.format(call_id=call_id) for key in named] + gates
 

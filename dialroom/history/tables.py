@@ -40,7 +40,7 @@ class CallRow(Base):
         Index("ix_calls_ended", "ended_at"),
         Index("ix_calls_persona_started", "persona", "started_at"),
         Index("ix_calls_outcome_started", "outcome", "started_at"),
-        Index("ix_calls_campaign", "campaign_id"),
+        Index("ix_calls_campaign_started", "campaign_id", "started_at"),  # migration 0007
         Index("ix_calls_recording_started", "has_recording", "started_at"),
         Index("ix_calls_trunk_started", "trunk", "started_at"),
         Index("ix_calls_caller_tail_started", "caller_tail", "started_at"),

@@ -5,16 +5,26 @@ while a call goes on (Dialroom's Redis restarting; livekit-server restarting).""
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
-from dialroom import dial_queue, worker_lines
+from dialroom import dial_queue, live_calls, worker_lines
+from dialroom.call_events import EVENT_KEY
 from dialroom.call_status import CallStatus, claim_dial, current_status
+from dialroom.calls import load_call_record, save_call_record
 from dialroom.dial import OutboundCall
+from dialroom.history import HistoryStore, open_history
 from dispatcher.abandoned import DETAIL, SETTLE_S, RoomExists, fail_abandoned
+from dispatcher.archive import Archiver
+from dispatcher.call_events import CallEventSource
+from tests.support.history import sqlite_url
 from tests.support.statuses import walk
+from worker.call_state import CallState
 
 pytestmark = pytest.mark.integration
 
@@ -77,3 +87,76 @@ async def test_a_call_nobody_took_is_left_to_redispatch(store: Redis) -> None:
     await store.sadd(dial_queue.ACTIVE, call_id)
     assert await fail_abandoned(store, rooms(), now=time.time() + LATER) == 0
     assert await status_of(store, call_id) == CallStatus.DIALING
+
+
+@pytest.fixture
+async def history(tmp_path: Path) -> AsyncIterator[HistoryStore]:
+    found = await open_history(sqlite_url(tmp_path))
+    yield found
+    await found.close()
+
+
+async def inbound_talking(store: Redis, call_id: str) -> CallState:
+    """An inbound call in conversation, marked live by its worker as `worker.main` does."""
+    state = CallState(
+        call_id=call_id,
+        persona="demo",
+        direction="inbound",
+        room=f"call-_+14155550123_{call_id}",
+        caller_number="+14155550123",
+        called_number="+14155550100",
+        started_at=time.time() - 1,
+        answered_at=time.time(),
+    )
+    await live_calls.begin(store, state, None)
+    return state
+
+
+async def test_an_inbound_call_whose_worker_and_room_are_gone_reaches_the_history(
+    store: Redis, history: HistoryStore
+) -> None:
+    state = await inbound_talking(store, "in-lost-1")
+    assert await live_calls.orphans(store, now=time.time() + LATER) == []  # left to the sweep
+
+    assert await fail_abandoned(store, rooms(), now=time.time() + LATER) == 1
+
+    record = await load_call_record(store, "in-lost-1")
+    assert record is not None and record.outcome == "failed" and record.error == DETAIL
+    assert record.direction == "inbound" and record.caller_number == state.caller_number
+    assert record.started_at == state.started_at and record.answered_at == state.answered_at
+    source = CallEventSource(store, url="http://127.0.0.1:9/events")
+    archiver = Archiver(
+        store, history, record_ttl_s=60, retention_days=90, on_archived=source.on_archived
+    )
+    assert await archiver.archive() == 1
+    archived = await history.get("in-lost-1")
+    assert archived is not None and archived.outcome == "failed" and archived.detail == DETAIL
+    assert archived.direction == "inbound" and archived.called_number == "+14155550100"
+    ended = await store.hget(EVENT_KEY.format(event_id="in-lost-1:ended"), "body")
+    assert ended is not None and json.loads(ended)["outcome"] == "failed"
+    assert await live_calls.load(store, "in-lost-1") is None  # off the live list
+    assert await fail_abandoned(store, rooms(), now=time.time() + LATER) == 0  # once
+
+
+async def test_an_inbound_call_still_served_or_in_its_room_goes_on(store: Redis) -> None:
+    served = await inbound_talking(store, "in-live-1")
+    await worker_lines.beat(store, "w1", free=0, rooms=[served.room])
+    in_room = await inbound_talking(store, "in-live-2")
+    assert await fail_abandoned(store, rooms(in_room.room), now=time.time() + LATER) == 0
+
+    await worker_lines.beat(store, "w1", free=0, rooms=[])  # its worker stopped serving it...
+    young = await inbound_talking(store, "in-live-3")  # ...and none has served this one yet
+    assert await fail_abandoned(store, rooms()) == 0  # none is old enough yet
+    for state in (served, in_room, young):
+        assert await load_call_record(store, state.call_id) is None
+
+
+async def test_an_inbound_call_whose_worker_wrote_its_record_keeps_it(store: Redis) -> None:
+    state = await inbound_talking(store, "in-done-1")
+    state.outcome = "caller_hung_up"
+    await save_call_record(store, state.record())
+
+    assert await fail_abandoned(store, rooms(), now=time.time() + LATER) == 0
+    record = await load_call_record(store, "in-done-1")
+    assert record is not None and record.outcome == "caller_hung_up"
+    assert await live_calls.orphans(store, now=time.time() + LATER) == ["in-done-1"]

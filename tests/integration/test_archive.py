@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from dialroom import dial_queue
-from dialroom.call_status import ENDED_KEY, STATUS_KEY, CallStatus
+from dialroom.call_status import ENDED_KEY, STATUS_KEY, WEBHOOK_STATE_KEY, CallStatus
 from dialroom.calls import (
     CALL_KEY,
     CALLS_BY_END,
@@ -112,6 +112,8 @@ async def test_a_canceled_call_no_worker_saw_is_archived_from_its_status(
     store: Redis, archiver: Archiver, sqlite_history: HistoryStore
 ) -> None:
     call_id = await place(store)
+    webhook_state = WEBHOOK_STATE_KEY.format(call_id=call_id)
+    await store.hset(webhook_state, mapping={"sent": 1, "tries": 0})  # its callback_url's progress
     await dial_queue.cancel(store, call_id)
     assert await archiver.step() == 1
     archived = await sqlite_history.get(call_id)
@@ -120,6 +122,7 @@ async def test_a_canceled_call_no_worker_saw_is_archived_from_its_status(
     assert archived.request is not None and archived.called_number == "+14155550199"
     assert [e.status for e in archived.history] == [CallStatus.QUEUED, CallStatus.CANCELED]
     assert 0 < await store.ttl(STATUS_KEY.format(call_id=call_id)) <= TTL_S
+    assert 0 < await store.ttl(webhook_state) <= TTL_S
     assert await store.zscore(dial_queue.CALLS, call_id) is None
     assert await store.zcard(ENDED_KEY) == 0
 

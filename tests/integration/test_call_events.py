@@ -16,7 +16,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from dialroom import live_calls, metrics
+from dialroom import delivery_log, live_calls, metrics
 from dialroom.call_status import CallStatus
 from dialroom.calls import CallRecord, save_call_record
 from dialroom.campaign_intake import create
@@ -231,6 +231,11 @@ async def test_an_event_given_up_is_counted_and_the_calls_end_follows(
     assert events.receiver.ids() == ["in-ev-5:started"] * 2 + ["in-ev-5:ended"]
     failures = await metrics.counts(store, metrics.WEBHOOK_FAILURES_KEY)
     assert failures == {(WEBHOOK_URL, "retried"): 1, (WEBHOOK_URL, "given_up"): 1}
+    logged = {t.event: t for t in await delivery_log.tries(store, "in-ev-5")}
+    started, ended = logged["call.started"], logged["call.ended"]
+    assert (started.state, started.attempts, started.answer) == ("given_up", 2, "HTTP 500")
+    assert (ended.state, ended.attempts, ended.answer) == ("done", 1, "HTTP 200")
+    assert started.target == "webhook_url" and "/hook" not in started.host
 
 
 async def test_a_calls_end_waits_for_its_start_in_flight_then_follows_at_once(

@@ -60,7 +60,7 @@ async def test_live_calls_are_counted_by_persona_and_direction(
     ):
         state = Answered(f"live-{n}", persona, direction, f"call-live-{n}")
         await live_calls.begin(store, state, CallerLeg({}))  # type: ignore[arg-type]
-    old = Answered("gone", "demo", "inbound", "call-gone", answered_at=time.time() - 60)
+    old = Answered("gone", "demo", "outbound", "call-gone", answered_at=time.time() - 60)
     await live_calls.begin(store, old, None)  # type: ignore[arg-type]  # no worker serves it
 
     found = await asyncio.to_thread(samples, redis_url)

@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 
 from dialroom.paths import ROOT
 from sip.provision import DEV_NAME, provision_dev_inbound
+from stack.plan import StackPlan
 from stack.ports import pick_free_ports
-from stack.services import StackPlan, stack_services
+from stack.services import stack_services
 from stack.supervisor import Supervisor
 from start import app
 from tests.support.redis_server import redis_server
@@ -33,10 +34,13 @@ inbound:
     allowed_addresses: ["10.0.0.1/32"]
     auth: {username: dialroom, password_env: TEST_SIP_PASSWORD}
     max_call_duration_s: 600
+    media_encryption: allow
 outbound:
   - name: out
-    address: sip.example.com
+    address: sip.example.com:5061
+    transport: tls
     numbers: ["+15551230000"]
+    media_encryption: require
 dispatch:
   - name: main
     trunks: [main]
@@ -125,8 +129,16 @@ def test_apply_creates_everything_and_a_second_apply_changes_nothing(
     (trunk,) = trunks
     assert list(trunk.numbers) == ["+15551230000"] and trunk.auth_password == "first-password"
     assert trunk.max_call_duration.seconds == 600
+    assert trunk.media_encryption == api.SIPMediaEncryption.SIP_MEDIA_ENCRYPT_ALLOW
+    (out,) = on_server(
+        livekit_url, lambda lk: lk.sip.list_outbound_trunk(api.ListSIPOutboundTrunkRequest())
+    ).items
+    assert out.media_encryption == api.SIPMediaEncryption.SIP_MEDIA_ENCRYPT_REQUIRE
+    assert out.transport == api.SIPTransport.SIP_TRANSPORT_TLS
     status = sip("status")
     assert "main" in status and "out" in status and "yes" in status
+    assert "SRTP allow" in status and "sip.example.com:5061 (tls)" in status
+    assert "SRTP require" in status
 
 
 def test_drift_made_through_the_api_shows_in_the_plan_and_apply_repairs_it(

@@ -18,14 +18,14 @@ from redis import Redis
 
 from dialroom.paths import ROOT
 from dialroom.worker_registration import read_registration, write_registration
-from stack.health import Health, describe, healthy
-from stack.services import (
+from stack.configs import (
     APPENDFSYNC,
     LIVEKIT_APPENDFSYNC,
     render_livekit_redis_config,
     render_redis_config,
-    worker_service,
 )
+from stack.health import Health, describe, healthy
+from stack.services import worker_service
 from stack.supervisor import Service
 from tests.support.stack_plan import plan_in
 from worker.registration import report_registration

@@ -2,7 +2,7 @@
 and waits until start.py's supervisor has it running again (a new pid in the stack state).
 
 Why through the supervisor: that is how a real box comes back from a crash; the test only
-decides when the crash happens. Redis runs with AOF (`appendfsync always`, stack/services.py),
+decides when the crash happens. Redis runs with AOF (`appendfsync always`, stack/configs.py),
 so a restart of Dialroom's Redis keeps every write it acknowledged.
 """
 

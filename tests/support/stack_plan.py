@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stack.plan import StackPlan
 from stack.ports import pick_free_ports
-from stack.services import StackPlan
 
 
 def plan_in(run_dir: Path, *, redis_password: str = "") -> StackPlan:

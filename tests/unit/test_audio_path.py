@@ -14,7 +14,7 @@ from livekit import rtc
 from livekit.agents import vad
 
 from dialroom.persona import Persona, load_persona
-from stack.services import render_sip_config
+from stack.configs import render_sip_config
 from tests.support.stack_plan import plan_in
 from worker.audio_file import read_wav
 from worker.call_state import CallState

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from callcheck.check import resolve_target, sip_address
 from callcheck.latency import Timings, measure, over_limits, p95
-from callcheck.phone import CallResult, Play
+from callcheck.phone_result import CallResult, Play
 from callcheck.report import CheckResult, print_result
 from callcheck.scenario import Outcome, Scenario, ScenarioError, load_scenario
 from stack.state import StackState

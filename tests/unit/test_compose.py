@@ -26,7 +26,7 @@ from callcheck.settings import CheckCallSettings
 from dialroom.paths import ROOT
 from dialroom.settings import CommonSettings
 from dispatcher.settings import DispatcherSettings
-from stack.services import APPENDFSYNC, LIVEKIT_APPENDFSYNC
+from stack.configs import APPENDFSYNC, LIVEKIT_APPENDFSYNC
 from stack.settings import StackSettings
 from tests.support.compose import COMPOSE_FILE, KEYS, docker_compose_config, rendered_services
 from worker.settings import ProviderKeys, WorkerSettings

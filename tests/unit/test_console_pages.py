@@ -72,14 +72,26 @@ def test_the_player_is_there_only_for_a_recorded_call() -> None:
     assert 'data-duration="19.8"' in html
 
 
-def test_webhook_deliveries_show_their_state_and_failed_tries() -> None:
+def test_webhook_deliveries_show_target_host_tries_answer_and_state() -> None:
     context = {
         **call_page_context(_detail()),
         "webhooks": [
-            Delivery(event="call.started", state="done", failed_tries=0),
-            Delivery(event="call.ended", state="given_up", failed_tries=2),
+            Delivery(target="WEBHOOK_URL", event="call.started", state="done", attempts=1),
+            Delivery(target="WEBHOOK_URL", event="call.ended", state="given_up", attempts=3),
+            Delivery(
+                target="callback_url",
+                event="#2 ringing",
+                state="pending",
+                attempts=1,
+                host="hooks.example.com",
+                answer="no answer within 10 s",
+                at=START + 5,
+            ),
         ],
     }
     html = templates.get_template("call.html").render(**context, csrf="t", path="/console")
-    assert "<code>call.started</code>: done</li>" in html
-    assert "<code>call.ended</code>: given up (2 failed tries before)" in html
+    assert "<code>call.started</code>: done" in html and "to WEBHOOK_URL</span>, 1 try" in html
+    assert "<code>call.ended</code>: given up" in html and "3 tries</li>" in html
+    assert '<li class="given_up">' in html
+    assert "to callback_url (hooks.example.com)</span>, 1 try, last answer no answer" in html
+    assert "<time>2027-01-15 08:00:05</time> UTC" in html

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from api.console import session as sessions
-from api.console.deliveries import EVENT_KEY
 from api.deps import fingerprint
 
 pytestmark = pytest.mark.unit
@@ -61,9 +60,3 @@ def test_tokens_match_only_whole_and_never_empty() -> None:
     assert not sessions.same_token(None, "abc")
     assert not sessions.same_token("ab", "abc")
     assert not sessions.same_token("", "")  # no login cookie and an empty field: refused
-
-
-def test_the_console_reads_the_event_outbox_where_the_dispatcher_writes_it() -> None:
-    from dispatcher.call_events import EVENT_KEY as OUTBOX_KEY
-
-    assert EVENT_KEY == OUTBOX_KEY

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stack.services import (
+from stack.configs import (
     APPENDFSYNC,
     LIVEKIT_APPENDFSYNC,
     render_livekit_config,
     render_livekit_redis_config,
     render_redis_config,
     render_sip_config,
-    stack_services,
 )
+from stack.services import stack_services
 from tests.support.stack_plan import plan_in
 
 pytestmark = pytest.mark.unit

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from livekit.agents import llm, stt, tts
+from livekit.agents.vad import VAD
 
 from dialroom.persona import LLMConfig, Persona, SpeechConfig, STTConfig
 from worker.settings import ProviderKeys
@@ -46,12 +47,21 @@ def check_keys(persona: Persona, keys: ProviderKeys) -> None:
         )
 
 
-def build_stt(config: STTConfig, keys: ProviderKeys | None = None) -> stt.STT:
+def build_stt(
+    config: STTConfig, keys: ProviderKeys | None = None, *, vad: VAD | None = None
+) -> stt.STT:
+    """`vad`: the call's VAD; local Whisper then transcribes at the caller's first pause
+    (`whisper_stream`) instead of in livekit's `StreamAdapter` at the VAD's end of speech."""
     keys = keys or ProviderKeys()
     if config.provider == "local":
         from worker.providers.local_stt import WhisperSTT
 
-        return WhisperSTT(language=config.language.split("-")[0])
+        whisper = WhisperSTT(language=config.language.split("-")[0])
+        if vad is None or not config.transcribe_on_pause:
+            return whisper
+        from worker.providers.whisper_stream import SpeculativeWhisperSTT
+
+        return SpeculativeWhisperSTT(whisper=whisper, voice_activity=vad)
     if config.provider == "azure":
         from livekit.plugins import azure
 

@@ -130,7 +130,8 @@ async def _transcribe_frame(frame: rtc.AudioFrame, language: str, model_path: Pa
 
 
 class WhisperSTT(stt.STT):
-    """Non-streaming local Whisper; AgentSession wraps it in a VAD `StreamAdapter` itself."""
+    """Non-streaming local Whisper. A call's session wraps it in `whisper_stream` (started at
+    the caller's first pause); without a VAD, AgentSession wraps it in its `StreamAdapter`."""
 
     def __init__(self, *, language: str = "en", model_path: Path | None = None) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))

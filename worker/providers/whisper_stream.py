@@ -1,0 +1,210 @@
+"""Local Whisper that starts transcribing when the caller pauses, not when the VAD ends speech.
+
+livekit-agents wraps a non-streaming STT in its VAD `StreamAdapter`, which transcribes only at
+the VAD's end of speech: after the VAD has heard `turn.vad_min_silence_s` (0.25 s) of silence.
+Whisper then takes ~0.45 s on 2 CPUs, and its transcript, not the endpointing delay, ends the
+turn (bench/README.md, "offline persona"). Here the same VAD stream drives the transcription,
+but Whisper starts on the audio so far as soon as the VAD has heard `speculate_after_s` of
+silence. If the caller stays silent until the VAD ends speech, that transcript is the turn's:
+the audio it lacks is only the rest of that silence. If the caller speaks again first, it is
+dropped and the turn is transcribed again later (a pause mid-line costs one wasted run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from livekit import rtc
+from livekit.agents import stt, utils, vad
+from livekit.agents.stt.stream_adapter import DEFAULT_STREAM_ADAPTER_API_CONNECT_OPTIONS
+from livekit.agents.types import (
+    DEFAULT_API_CONNECT_OPTIONS,
+    NOT_GIVEN,
+    APIConnectOptions,
+    NotGivenOr,
+)
+
+logger = logging.getLogger("dialroom.worker")
+
+# Two VAD windows (32 ms each): a word's own gaps rarely last longer, the VAD's end of speech
+# (0.25 s) is still 0.19 s away.
+SPECULATE_AFTER_S = 0.06
+
+
+@dataclass
+class Speculation:
+    """One early transcription, valid only for the silence it started in."""
+
+    silence_run: int
+    task: asyncio.Task[stt.SpeechEvent]
+    started: float = field(default_factory=time.monotonic)
+
+
+class SpeculativeWhisperSTT(stt.STT):
+    """A streaming face on a non-streaming STT (local Whisper), with its own VAD stream."""
+
+    def __init__(
+        self,
+        *,
+        whisper: stt.STT,
+        voice_activity: vad.VAD,
+        speculate_after_s: float = SPECULATE_AFTER_S,
+    ) -> None:
+        super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=False))
+        self._stt = whisper
+        self._vad = voice_activity
+        self._speculate_after_s = speculate_after_s
+        self.speculations_used = 0  # what tests and benchmarks read: transcripts reused
+        self.speculations_dropped = 0
+        self._stt.on("metrics_collected", self._on_metrics_collected)
+
+    @property
+    def wrapped_stt(self) -> stt.STT:
+        return self._stt
+
+    @property
+    def model(self) -> str:
+        return self._stt.model
+
+    @property
+    def provider(self) -> str:
+        return self._stt.provider
+
+    async def _recognize_impl(
+        self,
+        buffer: utils.AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions,
+    ) -> stt.SpeechEvent:
+        return await self._stt.recognize(
+            buffer=buffer, language=language, conn_options=conn_options
+        )
+
+    def stream(
+        self,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> SpeculativeStream:
+        return SpeculativeStream(self, language=language, conn_options=conn_options)
+
+    def _on_metrics_collected(self, *args: object, **kwargs: object) -> None:
+        self.emit("metrics_collected", *args, **kwargs)
+
+    async def aclose(self) -> None:
+        self._stt.off("metrics_collected", self._on_metrics_collected)
+
+
+class SpeculativeStream(stt.RecognizeStream):
+    """`StreamAdapterWrapper`'s events (start of speech, end of speech, final transcript),
+    with the transcription started at the caller's first pause."""
+
+    def __init__(
+        self,
+        owner: SpeculativeWhisperSTT,
+        *,
+        language: NotGivenOr[str],
+        conn_options: APIConnectOptions,
+    ) -> None:
+        super().__init__(stt=owner, conn_options=DEFAULT_STREAM_ADAPTER_API_CONNECT_OPTIONS)
+        self._owner = owner
+        self._language = language
+        self._wrapped_conn_options = conn_options
+        self._frames: list[rtc.AudioFrame] = []  # the VAD's speech buffer, rebuilt
+        self._silence_run = 0  # counts the caller's pauses; a new one starts at each word
+        self._speculation: Speculation | None = None
+
+    async def _run(self) -> None:
+        vad_stream = self._owner._vad.stream()
+
+        async def forward_input() -> None:
+            async for item in self._input_ch:
+                if isinstance(item, self._FlushSentinel):
+                    vad_stream.flush()
+                    self._drop_speculation()
+                    continue
+                vad_stream.push_frame(item)
+            vad_stream.end_input()
+
+        async def recognize() -> None:
+            async for event in vad_stream:
+                await self._on_vad_event(event)
+
+        tasks = [asyncio.create_task(forward_input()), asyncio.create_task(recognize())]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            await utils.aio.cancel_and_wait(*tasks)
+            self._drop_speculation()
+            await vad_stream.aclose()
+
+    async def _on_vad_event(self, event: vad.VADEvent) -> None:
+        if event.type == vad.VADEventType.START_OF_SPEECH:
+            self._drop_speculation()
+            self._frames = list(event.frames)  # prefix padding and the first voiced window
+            self._event_ch.send_nowait(stt.SpeechEvent(stt.SpeechEventType.START_OF_SPEECH))
+        elif event.type == vad.VADEventType.INFERENCE_DONE and event.speaking:
+            self._frames.extend(event.frames)
+            self._on_window(event.raw_accumulated_silence)
+        elif event.type == vad.VADEventType.END_OF_SPEECH:
+            await self._end_of_speech(event)
+
+    def _on_window(self, silence_s: float) -> None:
+        """`silence_s`: the silence the VAD had heard before this window (0: a voiced one)."""
+        if silence_s == 0.0:
+            if self._speculation is not None:
+                self._owner.speculations_dropped += 1
+                self._drop_speculation()
+            self._silence_run += 1
+        elif silence_s >= self._owner._speculate_after_s and self._speculation is None:
+            frames = list(self._frames)
+            self._speculation = Speculation(
+                self._silence_run, asyncio.create_task(self._transcribe(frames))
+            )
+
+    async def _end_of_speech(self, event: vad.VADEvent) -> None:
+        ended = time.monotonic()
+        speech_end_time = time.time() - event.silence_duration - event.inference_duration
+        self._event_ch.send_nowait(
+            stt.SpeechEvent(stt.SpeechEventType.END_OF_SPEECH, speech_end_time=speech_end_time)
+        )
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None and speculation.silence_run == self._silence_run:
+            self._owner.speculations_used += 1
+            done = speculation.task.done()
+            result = await speculation.task
+            logger.info(
+                "whisper started %.2f s before the VAD's end of speech (%s by then)",
+                ended - speculation.started,
+                "done" if done else "running",
+            )
+        else:
+            if speculation is not None:
+                speculation.task.cancel()
+            result = await self._transcribe(event.frames)
+        self._frames = []
+        if not result.alternatives or not result.alternatives[0].text:
+            return
+        self._event_ch.send_nowait(
+            stt.SpeechEvent(
+                type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+                alternatives=[result.alternatives[0]],
+                speech_end_time=result.speech_end_time or speech_end_time,
+            )
+        )
+
+    async def _transcribe(self, frames: list[rtc.AudioFrame]) -> stt.SpeechEvent:
+        return await self._owner._stt.recognize(
+            buffer=utils.merge_frames(frames),
+            language=self._language,
+            conn_options=self._wrapped_conn_options,
+        )
+
+    def _drop_speculation(self) -> None:
+        if self._speculation is not None:
+            self._speculation.task.cancel()
+            self._speculation = None
