@@ -5,10 +5,17 @@ The INVITE is what the callee waits for; joining the room (WebRTC set-up in live
 building the agent and session (the caller's memory read from the history database, up to
 2 s) take from milliseconds to seconds on a busy box, and ringing takes seconds anyway. So
 only what can fail a call because of its persona comes before the dial (`prepare.load`: the
-persona, its last good version, its provider keys: milliseconds); the rest runs beside it,
-done long before anyone answers. The call states stay as they were: `answered` only when the
-callee picks up (`outbound.dial`), and a call whose agent cannot be built after all fails,
-its dial cancelled and its room deleted (which hangs up a phone still ringing).
+persona, its last good version, its provider keys: milliseconds); the rest runs beside it.
+
+One exception: a persona that screens for answering machines (`voicemail:`) joins the room
+before it dials, because the machine check judges the callee's first words from their start
+("Hello?" then silence is a person), and a callee who answers at once would speak before the
+agent is in the room. Any other persona does not listen to those words anyway (its greeting
+is the answer to "Hello?", `PersonaAgent.on_user_turn_completed`).
+
+The call states stay as they were: `answered` only when the callee picks up
+(`outbound.dial`), and a call whose agent cannot be built after all fails, its dial
+cancelled and its room deleted (which hangs up a phone still ringing).
 """
 
 from __future__ import annotations
@@ -45,10 +52,14 @@ async def start(steps: Steps, *, call_id: str, default_trunk: str) -> tuple[Prep
     if loaded is None:
         return None
     trunk = loaded.persona.outbound.trunk or default_trunk
+    screening = loaded.persona.voicemail is not None
+    if screening:  # the answering machine check hears the callee from their first word
+        await steps.connect()
     dialing = asyncio.create_task(steps.dial(trunk), name=f"dialroom.dial.{call_id}")
     loaded_at = time.monotonic()
     try:
-        await steps.connect()
+        if not screening:
+            await steps.connect()
         connected = time.monotonic()
         call = await steps.build(loaded)
     except BaseException:

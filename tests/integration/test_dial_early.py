@@ -209,3 +209,22 @@ async def test_an_agent_that_cannot_be_built_while_it_rings_ends_the_dial(
     assert len(fake.dials) == 1 and "delete_room" in ctx.steps  # the room's end hangs up
     statuses = [entry.status for entry in await status_history(store, dial.call_id)]
     assert statuses[-1] == CallStatus.FAILED and CallStatus.ANSWERED not in statuses
+
+
+async def test_a_persona_that_screens_for_machines_joins_the_room_before_it_dials(
+    store: Redis, livekit: tuple[FakeLiveKit, api.LiveKitAPI]
+) -> None:
+    """Its answering machine check must hear the callee's "Hello?" from the start."""
+    from worker import main
+
+    fake, client = livekit
+    ctx = JobContextLike(api=client)
+
+    async def connect() -> None:
+        ctx.steps.append(f"connect after {len(fake.dials)} dial(s)")
+
+    ctx.connect = connect  # type: ignore[method-assign]
+    dial = await queued(store, request(8).model_copy(update={"persona": "reminder"}))
+    state = new_call_state(dial, room=dial.room_name, default_persona="demo")
+    assert await main._dial_out(ctx, dial, state, store) is not None  # type: ignore[arg-type]
+    assert ctx.steps == ["connect after 0 dial(s)"] and len(fake.dials) == 1
