@@ -24,6 +24,7 @@ from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions, stt, 
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 
 from worker.providers.interim_words import InterimWords
+from worker.providers.wrapped_stt import WrappedSTT
 
 # The flush comes with VAD end of speech (~0.3 s into the silence), about when the endpointing
 # delay (0.4 s by default) ends; Azure's interim trails the audio by ~0.1-0.2 s. Waiting this
@@ -32,45 +33,22 @@ from worker.providers.interim_words import InterimWords
 SETTLE_S = 0.15
 
 
-class InterimCommitSTT(stt.STT):
+class InterimCommitSTT(WrappedSTT):
     """A streaming STT whose turn ends on the session's flush, with its latest interim text."""
 
     def __init__(self, inner: stt.STT, *, settle_s: float = SETTLE_S) -> None:
         caps = inner.capabilities
-        super().__init__(
-            capabilities=stt.STTCapabilities(
-                streaming=True,
-                interim_results=True,
-                diarization=caps.diarization,
-                aligned_transcript=caps.aligned_transcript,
-                offline_recognize=caps.offline_recognize,
-                manual_flush=True,
-            )
+        capabilities = stt.STTCapabilities(
+            streaming=True,
+            interim_results=True,
+            diarization=caps.diarization,
+            aligned_transcript=caps.aligned_transcript,
+            offline_recognize=caps.offline_recognize,
+            manual_flush=True,
         )
         # usage reaches the session as RECOGNITION_USAGE events through this wrapper's stream
-        self._inner = inner
+        super().__init__(inner, capabilities=capabilities)
         self.settle_s = settle_s
-
-    @property
-    def inner(self) -> stt.STT:
-        return self._inner
-
-    @property
-    def model(self) -> str:
-        return self._inner.model
-
-    @property
-    def provider(self) -> str:
-        return self._inner.provider
-
-    async def _recognize_impl(
-        self,
-        buffer: utils.AudioBuffer,
-        *,
-        language: NotGivenOr[str] = NOT_GIVEN,
-        conn_options: APIConnectOptions,
-    ) -> stt.SpeechEvent:
-        return await self._inner.recognize(buffer, language=language, conn_options=conn_options)
 
     def stream(
         self,

@@ -27,6 +27,8 @@ from livekit.agents.types import (
     NotGivenOr,
 )
 
+from worker.providers.wrapped_stt import WrappedSTT
+
 logger = logging.getLogger("dialroom.worker")
 
 # Two VAD windows (32 ms each): a word's own gaps rarely last longer, the VAD's end of speech
@@ -43,7 +45,7 @@ class Speculation:
     started: float = field(default_factory=time.monotonic)
 
 
-class SpeculativeWhisperSTT(stt.STT):
+class SpeculativeWhisperSTT(WrappedSTT):
     """A streaming face on a non-streaming STT (local Whisper), with its own VAD stream."""
 
     def __init__(
@@ -53,36 +55,13 @@ class SpeculativeWhisperSTT(stt.STT):
         voice_activity: vad.VAD,
         speculate_after_s: float = SPECULATE_AFTER_S,
     ) -> None:
-        super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=False))
-        self._stt = whisper
+        capabilities = stt.STTCapabilities(streaming=True, interim_results=False)
+        super().__init__(whisper, capabilities=capabilities)
         self._vad = voice_activity
         self._speculate_after_s = speculate_after_s
         self.speculations_used = 0  # what tests and benchmarks read: transcripts reused
         self.speculations_dropped = 0
-        self._stt.on("metrics_collected", self._on_metrics_collected)
-
-    @property
-    def wrapped_stt(self) -> stt.STT:
-        return self._stt
-
-    @property
-    def model(self) -> str:
-        return self._stt.model
-
-    @property
-    def provider(self) -> str:
-        return self._stt.provider
-
-    async def _recognize_impl(
-        self,
-        buffer: utils.AudioBuffer,
-        *,
-        language: NotGivenOr[str] = NOT_GIVEN,
-        conn_options: APIConnectOptions,
-    ) -> stt.SpeechEvent:
-        return await self._stt.recognize(
-            buffer=buffer, language=language, conn_options=conn_options
-        )
+        self._inner.on("metrics_collected", self._on_metrics_collected)
 
     def stream(
         self,
@@ -96,7 +75,7 @@ class SpeculativeWhisperSTT(stt.STT):
         self.emit("metrics_collected", *args, **kwargs)
 
     async def aclose(self) -> None:
-        self._stt.off("metrics_collected", self._on_metrics_collected)
+        self._inner.off("metrics_collected", self._on_metrics_collected)
 
 
 class SpeculativeStream(stt.RecognizeStream):
@@ -198,7 +177,7 @@ class SpeculativeStream(stt.RecognizeStream):
         )
 
     async def _transcribe(self, frames: list[rtc.AudioFrame]) -> stt.SpeechEvent:
-        return await self._owner._stt.recognize(
+        return await self._owner.inner.recognize(
             buffer=utils.merge_frames(frames),
             language=self._language,
             conn_options=self._wrapped_conn_options,
