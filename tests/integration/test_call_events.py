@@ -22,7 +22,6 @@ from dialroom.calls import CallRecord, save_call_record
 from dialroom.campaign_intake import create
 from dialroom.campaigns import CALL_IDS_KEY, CampaignSpec
 from dialroom.history import ArchivedCall, HistoryStore, open_history
-from dialroom.outbound_http import OutboundPolicy
 from dialroom.recordings import RecordingRef
 from dispatcher import webhooks
 from dispatcher.archive import Archiver
@@ -31,12 +30,12 @@ from dispatcher.campaigns import feed_campaigns
 from dispatcher.event_delivery import WEBHOOK_URL, EventSender
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
-from dispatcher.webhooks import WebhookSender, webhook_client
+from dispatcher.webhooks import WebhookSender
 from tests.support.api_client import AUTH, make_client, post_csv
 from tests.support.dispatching import eventually
 from tests.support.history import sqlite_url
 from tests.support.statuses import walk
-from tests.support.webhook_receiver import Receiver, running_receiver, verifies
+from tests.support.webhook_receiver import Receiver, verifies
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -89,18 +88,6 @@ async def history(tmp_path: Path) -> AsyncIterator[HistoryStore]:
     store = await open_history(sqlite_url(tmp_path))
     yield store
     await store.close()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with running_receiver() as found:
-        yield found
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with webhook_client(OutboundPolicy(allow_loopback=True)) as client:
-        yield client
 
 
 @pytest.fixture

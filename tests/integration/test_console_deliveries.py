@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -22,27 +21,14 @@ from dialroom import delivery_log, dial_queue
 from dialroom.call_events import EVENT_KEY
 from dialroom.call_status import HISTORY_KEY, CallStatus
 from dialroom.dial import OutboundCall
-from dialroom.outbound_http import OutboundPolicy
 from dispatcher import webhooks
-from dispatcher.webhooks import WebhookSender, webhook_client
+from dispatcher.webhooks import WebhookSender
 from tests.support.statuses import walk
-from tests.support.webhook_receiver import Receiver, running_receiver
+from tests.support.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 TOKEN = "tok_s3cret"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with running_receiver() as found:
-        yield found
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with webhook_client(OutboundPolicy(allow_loopback=True)) as client:
-        yield client
 
 
 async def delivered(store: Redis, http: httpx.AsyncClient, receiver: Receiver) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -15,28 +15,14 @@ from redis.asyncio import Redis
 from dialroom import dial_queue
 from dialroom.call_status import CallStatus
 from dialroom.dial import OutboundCall
-from dialroom.outbound_http import OutboundPolicy
 from dispatcher import webhooks
-from dispatcher.webhooks import WebhookSender, webhook_client
+from dispatcher.webhooks import WebhookSender
 from tests.support.statuses import walk
-from tests.support.webhook_receiver import Delivery, Receiver, running_receiver, verifies
+from tests.support.webhook_receiver import Delivery, Receiver, verifies
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 SECRET = "whsec_integration"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with running_receiver() as found:
-        yield found
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    """The dispatcher's own client, in development mode: the receiver is on loopback."""
-    async with webhook_client(OutboundPolicy(allow_loopback=True)) as client:
-        yield client
 
 
 def sender_for(store: Redis, http: httpx.AsyncClient, **changes: object) -> WebhookSender:
