@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from enum import Enum
 from functools import partial
 
 from livekit import api
@@ -51,6 +52,14 @@ logger = logging.getLogger("dialroom.dispatcher")
 # after which the dispatch loop counts as stuck (`dispatcher.health`).
 BACKOFF_S = (0.5, 1, 2, 5, 10, 15)
 MAX_TRIES = 3  # tries of a queue entry whose handling raises, before its call fails
+
+
+class Taken(Enum):
+    """What `_take_slot` found: nothing to dispatch, or a slot, and whose move took it."""
+
+    NOTHING = "nothing"  # canceled, moved on, or back in the schedule
+    MOVED = "moved"  # this handler moved the call to `dialing` just now: a fresh dispatch
+    HELD = "held"  # it was `dialing` already (a restart, a retry): look before dispatching
 
 
 class EntryHandler:
@@ -88,14 +97,15 @@ class EntryHandler:
         except Exception as err:
             await self._entry_failed(job, err)
             return
-        if not taken:
+        if taken is Taken.NOTHING:
             await self.stream.ack(job)
             return
-        await self.in_flight.run(job.entry_id, self._dispatch_entry(lk, job))
+        fresh = taken is Taken.MOVED
+        await self.in_flight.run(job.entry_id, self._dispatch_entry(lk, job, fresh=fresh))
 
-    async def _dispatch_entry(self, lk: api.LiveKitAPI, job: Job) -> None:
+    async def _dispatch_entry(self, lk: api.LiveKitAPI, job: Job, *, fresh: bool) -> None:
         try:
-            await self._dispatch_and_report(lk, job)
+            await self._dispatch_and_report(lk, job, fresh=fresh)
             await self.stream.ack(job)
         except RedisError:
             if self.in_flight.inline:
@@ -137,10 +147,10 @@ class EntryHandler:
             await webhooks.wake(self.redis, request.call_id)
         await self.stream.ack(job)
 
-    async def _take_slot(self, job: Job) -> bool:
+    async def _take_slot(self, job: Job) -> Taken:
         """Wait, in queue order, for a slot under the caps, then move the call to `dialing`.
 
-        False when there is nothing to do: the call was canceled, has moved on, or waits in
+        NOTHING when there is nothing to do: the call was canceled, has moved on, or waits in
         the schedule for its calling hours.
         """
         request = job.request
@@ -158,18 +168,18 @@ class EntryHandler:
             ):
                 was = now.status.value if now else "unknown"
                 logger.info("call %s skipped: it is %s", request.call_id, was)
-                return False
+                return Taken.NOTHING
             if now.status == CallStatus.DIALING:
-                return True  # a restart after a crash: the call already holds its slot
+                return Taken.HELD  # a restart after a crash: the call already holds its slot
             if await dnc.cancel_if_listed(self.redis, request):
-                return False  # listed after it was queued: canceled, never dialed
+                return Taken.NOTHING  # listed after it was queued: canceled, never dialed
             closed = closed_now(rules.calling_hours, request.to_number, self.clock())
             if closed is not None:
                 await self._hold_until_open(request, closed)
-                return False
+                return Taken.NOTHING
             if await self._slot_free(request.call_id, rules.trunk):
                 if await self._move_to_dialing(request, rules):
-                    return True
+                    return Taken.MOVED
                 continue  # it changed meanwhile (a cancel): look again
             await self.stream.keep(job)
             await asyncio.sleep(self.settings.poll_interval_s)
@@ -222,11 +232,12 @@ class EntryHandler:
             if request.callback_url:
                 await webhooks.wake(self.redis, call_id)
 
-    async def _dispatch_and_report(self, lk: api.LiveKitAPI, job: Job) -> None:
+    async def _dispatch_and_report(self, lk: api.LiveKitAPI, job: Job, *, fresh: bool) -> None:
         request = job.request
         fields = {"call_id": request.call_id, "persona": request.persona}
+        started = time.monotonic()
         try:
-            created = await self._dispatch(lk, job)
+            created = await self._dispatch(lk, job, fresh=fresh)
         except DispatchRefused as err:
             await transition(
                 self.redis,
@@ -244,20 +255,22 @@ class EntryHandler:
             await observe_dial_latency(self.redis, max(0.0, time.time() - job.due_at))
             await observe_queue_wait(self.redis, request, due_at=job.due_at)
             logger.info(
-                "call %s dispatched: attempt %d to %s",
+                "call %s dispatched: attempt %d to %s (LiveKit %.0f ms)",
                 request.call_id,
                 request.attempt,
                 mask_number(request.to_number),
+                (time.monotonic() - started) * 1000,
                 extra=fields,
             )
         else:
             logger.info("call %s was already dispatched; not again", request.call_id, extra=fields)
 
-    async def _dispatch(self, lk: api.LiveKitAPI, job: Job) -> bool | None:
+    async def _dispatch(self, lk: api.LiveKitAPI, job: Job, *, fresh: bool) -> bool | None:
         """`dispatch_once`, tried again with backoff while LiveKit is unreachable or 5xx.
 
         None when the call stopped waiting meanwhile (the sweep failed it after
-        `dial_timeout_s`): there is nothing left to dispatch.
+        `dial_timeout_s`): there is nothing left to dispatch. Only the first try can be
+        `fresh`: a failed request may still have reached LiveKit.
         """
         request = job.request
         tries = 0
@@ -269,6 +282,7 @@ class EntryHandler:
                     request,
                     agent_name=self.settings.agent_name,
                     empty_timeout_s=self.settings.room_empty_timeout_s,
+                    fresh=fresh and tries == 0,
                 )
             except (*TRANSIENT, api.TwirpError) as err:
                 wait = BACKOFF_S[min(tries, len(BACKOFF_S) - 1)]

@@ -1,6 +1,7 @@
 """Queue entries whose LiveKit dispatch is under way, several at once.
 
-A dispatch is three LiveKit requests (the room, the room's dispatches, the new dispatch).
+A dispatch is two or three LiveKit requests (the room, the room's dispatches unless the
+attempt is fresh, the new dispatch).
 One at a time, a burst of 40 calls queued behind each other's requests: on a loaded 2-core
 box the 40th call reached `dialing` 10 s after the first (`bench/README.md`, `post_to_invite`).
 So the dispatch loop keeps what must stay in order (calling hours, the slot under the caps,

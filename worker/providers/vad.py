@@ -10,13 +10,42 @@ overlaps Whisper's time. Shorter is not safe as a default: on the offline
 demo 0.15 s took ~0.1 s off the worker's end of turn, but split 1 caller line in 16 at its
 comma into two turns (0.10 s: 2 in 6); bench/README.md, "audio path". So the default stays
 livekit-agents' 0.25 s and a persona may set its own (`turn.vad_min_silence_s`).
+
+The silero model runs in the event loop's thread (`InlineExecutor`). livekit-agents gives each
+VAD stream a one-thread pool and hands every 32 ms window to it: a thread wake-up, a GIL
+hand-over and a wake-up of the loop through its self-pipe, ~31 times a second per stream, and a
+call with a non-streaming STT (OpenAI) runs two streams (the session's and the STT's
+`StreamAdapter`). The model itself takes ~0.04 ms a window, far less than the hand-over
+(`bench/README.md`, "Measured (2026-12-06)").
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, TypeVar
+
 from livekit.agents import inference
 
 from dialroom.persona import Persona
+
+T = TypeVar("T")
+
+
+class InlineExecutor(Executor):
+    """Runs each call at once in the caller's thread and returns its finished future."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # the awaiting task sees it, as with a pool
+            future.set_exception(exc)
+        return future
+
+
+INLINE = InlineExecutor()
 
 
 def vad_silence_s(persona: Persona) -> float:
@@ -25,5 +54,8 @@ def vad_silence_s(persona: Persona) -> float:
 
 
 def build_vad(persona: Persona) -> inference.VAD:
-    """Silero (built into livekit-agents) with the persona's silence; the rest as default."""
-    return inference.VAD(model="silero", min_silence_duration=vad_silence_s(persona))
+    """Silero (built into livekit-agents) with the persona's silence, run inline."""
+    executor = None if os.environ.get("CALLCPU_VAD_THREAD") else INLINE  # A/B only: remove
+    return inference.VAD(
+        model="silero", min_silence_duration=vad_silence_s(persona), executor=executor
+    )

@@ -1,0 +1,74 @@
+"""The dispatcher's per-call round trips on the queue's path (`bench/README.md`, the queue
+stage of `post_to_invite`): the free-line count reads every live call in a few pipelined round
+trips, not two per call, and a fresh attempt is dispatched without listing the room's
+dispatches first, while a restarted one still looks (nothing dispatched twice).
+
+Redis is real; LiveKit is a mock specced on livekit-api's own service classes.
+"""
+
+from __future__ import annotations
+
+from unittest.mock import AsyncMock, MagicMock
+
+import pytest
+from livekit import api
+from redis.asyncio import Redis
+
+from dialroom.call_status import CallStatus, claim_dial
+from dialroom.dial import DialRequest
+from dialroom.dial_queue import ACTIVE, load_request
+from dispatcher.dispatch import dispatch_once
+from dispatcher.slots import untaken
+from tests.support.dispatching import place
+from tests.support.statuses import walk
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
+
+
+async def test_untaken_counts_dispatched_calls_no_worker_claimed(store: Redis) -> None:
+    unclaimed = [await place(store) for _ in range(25)]
+    claimed, ringing, queued = await place(store), await place(store), await place(store)
+    for call_id in [*unclaimed, claimed, ringing]:
+        await walk(store, call_id, CallStatus.DIALING, attempt=1)
+    await walk(store, ringing, CallStatus.RINGING, attempt=1)
+    assert await claim_dial(store, claimed, 1)
+    await store.sadd(ACTIVE, *unclaimed, claimed, ringing, queued, "gone-without-status")
+
+    assert await untaken(store, besides="") == 25
+    assert await untaken(store, besides=unclaimed[0]) == 24
+    await store.delete(ACTIVE)
+    assert await untaken(store, besides="") == 0
+
+
+def fake_livekit(dispatches: list[api.AgentDispatch]) -> MagicMock:
+    lk = MagicMock(spec=api.LiveKitAPI)
+    lk.room = AsyncMock(spec=api.room_service.RoomService)
+    lk.agent_dispatch = AsyncMock(spec=api.agent_dispatch_service.AgentDispatchService)
+    lk.agent_dispatch.list_dispatch.return_value = dispatches
+    return lk
+
+
+async def request_of(store: Redis) -> DialRequest:
+    request = await load_request(store, await place(store))
+    assert request is not None
+    return request
+
+
+async def test_a_fresh_attempt_skips_the_dispatch_listing(store: Redis) -> None:
+    request = await request_of(store)
+    lk = fake_livekit([])
+    assert await dispatch_once(lk, request, agent_name="a", empty_timeout_s=60, fresh=True)
+    lk.room.create_room.assert_awaited_once()
+    lk.agent_dispatch.list_dispatch.assert_not_awaited()
+    lk.agent_dispatch.create_dispatch.assert_awaited_once()
+
+
+async def test_a_held_attempt_already_dispatched_is_not_dispatched_again(store: Redis) -> None:
+    request = await request_of(store)
+    existing = api.AgentDispatch(
+        agent_name="a", room=request.room_name, metadata=request.dispatch_metadata()
+    )
+    lk = fake_livekit([existing])
+    assert not await dispatch_once(lk, request, agent_name="a", empty_timeout_s=60)
+    lk.agent_dispatch.list_dispatch.assert_awaited_once()
+    lk.agent_dispatch.create_dispatch.assert_not_awaited()
