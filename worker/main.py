@@ -47,7 +47,6 @@ from worker.call_limits import CallLimits
 from worker.call_state import CallState, new_call_state
 from worker.dispatch import read_dispatch
 from worker.greeting_cache import warm_in_background
-from worker.loop_watch import apply_default as loop_monitor_off
 from worker.media_loss import watch as watch_media_server
 from worker.preload import PRELOADED
 from worker.prepare import CannotStart, Prepared, build, load, prepare
@@ -60,7 +59,6 @@ from worker.tools.dtmf import Keypad
 
 logger = logging.getLogger("dialroom.worker")
 settings = WorkerSettings()
-loop_monitor_off()  # call processes inherit it: no loop monitor, 100 wake-ups/s less
 
 
 def prewarm(proc: JobProcess) -> None:

@@ -1,5 +1,4 @@
-"""A call process's steady per-frame cost: the VAD runs in the loop's thread, and
-livekit-agents' loop monitor is off."""
+"""A call process's steady per-frame cost: the VAD runs in the event loop's thread."""
 
 from __future__ import annotations
 
@@ -9,10 +8,8 @@ import numpy as np
 import pytest
 from livekit import rtc
 from livekit.agents import vad
-from livekit.agents.telemetry import loop_monitor
 
 from dialroom.persona import load_persona
-from worker import loop_watch
 from worker.providers.vad import INLINE, build_vad
 
 pytestmark = pytest.mark.unit
@@ -35,13 +32,3 @@ async def test_the_vad_infers_without_a_thread_of_its_own() -> None:
     await stream.aclose()
     assert len(done) == 6
     assert not [t.name for t in threading.enumerate() if t.name.startswith("inference.vad")]
-
-
-def test_the_loop_monitor_is_off_by_default_and_an_operators_value_wins(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    env: dict[str, str] = {}
-    assert loop_watch.apply_default(env) == "0"
-    monkeypatch.setenv(loop_watch.ENV_WARN_MS, env[loop_watch.ENV_WARN_MS])
-    assert loop_monitor.LoopMonitorThresholds.from_env() is None  # livekit-agents: no monitor
-    assert loop_watch.apply_default({loop_watch.ENV_WARN_MS: "250"}) == "250"

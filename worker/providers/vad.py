@@ -21,7 +21,6 @@ call with a non-streaming STT (OpenAI) runs two streams (the session's and the S
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
@@ -55,7 +54,6 @@ def vad_silence_s(persona: Persona) -> float:
 
 def build_vad(persona: Persona) -> inference.VAD:
     """Silero (built into livekit-agents) with the persona's silence, run inline."""
-    executor = None if os.environ.get("CALLCPU_VAD_THREAD") else INLINE  # A/B only: remove
     return inference.VAD(
-        model="silero", min_silence_duration=vad_silence_s(persona), executor=executor
+        model="silero", min_silence_duration=vad_silence_s(persona), executor=INLINE
     )
