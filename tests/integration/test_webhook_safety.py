@@ -15,14 +15,12 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from dialroom.outbound_http import OutboundPolicy
 from dispatcher import webhooks
 from dispatcher.webhooks import STATE_KEY, webhook_client
-from tests.integration import test_webhooks
 from tests.integration.test_webhooks import Receiver, deliver_until, place, sender_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 DEV = OutboundPolicy(allow_loopback=True)
 ALLOWED = OutboundPolicy(allowed_hosts=frozenset({"localhost"}))
-receiver = test_webhooks.receiver  # the same recording receiver fixture
 
 
 @dataclass
