@@ -44,8 +44,11 @@ class BridgeWatch:
 
     def participant_left(self, participant: rtc.RemoteParticipant) -> None:
         reason = participant.disconnect_reason
-        if participant.identity == self._identity and reason not in ORDINARY:
-            self._lost(f"the caller's leg left the room ({rtc.DisconnectReason.Name(reason)})")
+        if participant.identity != self._identity or reason in ORDINARY:
+            return
+        if not reason:  # None or UNKNOWN_REASON: our own connection is being rebuilt (a
+            return  # media server node died), and the caller may be there when it is back
+        self._lost(f"the caller's leg left the room ({rtc.DisconnectReason.Name(reason)})")
 
     def _lost(self, why: str) -> None:
         state = self._state

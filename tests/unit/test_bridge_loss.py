@@ -64,6 +64,18 @@ async def test_a_leg_that_hung_up_or_was_ended_is_an_ordinary_end(reason: int) -
     assert ended == [] and state.outcome_override is None
 
 
+async def test_a_leg_gone_with_our_own_connection_is_not_the_bridge() -> None:
+    """A livekit-server node dying under the agent rebuilds its connection: the SDK drops every
+    remote participant with no reason (None), and the caller is back once the room is."""
+    room, state, ended = watched()
+    info = proto.ParticipantInfo(identity="sip_caller", kind=SIP)  # no disconnect_reason
+    gone = rtc.RemoteParticipant(proto.OwnedParticipant(info=info))
+    assert gone.disconnect_reason is None
+    room.emit("participant_disconnected", gone)
+    room.emit("participant_disconnected", participant(reason=Reason.UNKNOWN_REASON))
+    assert ended == [] and state.outcome_override is None
+
+
 async def test_other_participants_and_web_callers_are_not_watched() -> None:
     room, state, ended = watched()
     room.emit("connection_quality_changed", participant("someone"), Quality.QUALITY_LOST)
