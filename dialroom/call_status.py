@@ -234,6 +234,15 @@ async def current_status(redis: Redis, call_id: str) -> CurrentStatus | None:
     return parse_current(raw)
 
 
+async def current_statuses(redis: Redis, call_ids: list[str]) -> list[CurrentStatus | None]:
+    """`current_status` of each call, in `call_ids`' order, in one round trip."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for call_id in call_ids:
+            pipe.hgetall(STATUS_KEY.format(call_id=call_id))
+        raw = await pipe.execute()
+    return [parse_current(fields) for fields in raw]
+
+
 def parse_current(raw: dict[bytes | str, bytes | str]) -> CurrentStatus | None:
     if not raw:
         return None

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from dialroom.call_status import STATUS_KEY, TERMINAL, CallStatus, parse_current, transition
+from dialroom.call_status import STATUS_KEY, TERMINAL, CallStatus, current_statuses, transition
 from dialroom.calling_hours import callee_zones, describe, next_opening
 from dialroom.campaigns import (
     CAMPAIGN_KEY,
@@ -113,13 +113,8 @@ async def _settle(redis: Redis, campaign: Campaign) -> int:
     call_ids = [_text(c) for c in await redis.smembers(key)]
     if not call_ids:
         return 0
-    async with redis.pipeline(transaction=False) as pipe:
-        for call_id in call_ids:
-            pipe.hgetall(STATUS_KEY.format(call_id=call_id))
-        statuses = await pipe.execute()
     finished = []
-    for call_id, raw in zip(call_ids, statuses, strict=True):
-        now = parse_current(raw)
+    for call_id, now in zip(call_ids, await current_statuses(redis, call_ids), strict=True):
         retry_coming = (
             now is not None and now.status in RETRYABLE and now.attempts < campaign.max_attempts
         )

@@ -21,7 +21,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from dialroom.call_status import DIAL_GATE_KEY, STATUS_KEY, CallStatus, parse_current
+from dialroom.call_status import DIAL_GATE_KEY, STATUS_KEY, CallStatus, current_statuses
 from dialroom.dial_queue import ACTIVE, active_calls
 
 TRUNKS = "dialroom:dial:trunk"  # hash: call id -> the outbound trunk it was dispatched for
@@ -98,13 +98,8 @@ async def untaken(redis: Redis, *, besides: str) -> int:
     call_ids = [c for c in await active_calls(redis) if c != besides]
     if not call_ids:
         return 0
-    async with redis.pipeline(transaction=False) as pipe:
-        for call_id in call_ids:
-            pipe.hgetall(STATUS_KEY.format(call_id=call_id))
-        raw = await pipe.execute()
     gates = []
-    for call_id, fields in zip(call_ids, raw, strict=True):
-        status = parse_current(fields)
+    for call_id, status in zip(call_ids, await current_statuses(redis, call_ids), strict=True):
         if status is not None and status.status == CallStatus.DIALING:
             gates.append(DIAL_GATE_KEY.format(call_id=call_id, attempt=status.attempts))
     if not gates:
