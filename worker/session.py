@@ -50,9 +50,10 @@ def build_session(
     persona: Persona, state: CallState, keys: ProviderKeys | None = None
 ) -> AgentSession[CallState]:
     keys = keys or ProviderKeys()
+    voice_activity = build_vad(persona)  # one model; each of its streams is its own
     session = AgentSession[CallState](
-        stt=build_stt(persona.stt, keys, vad=build_vad(persona)),  # Whisper: see whisper_stream
-        vad=build_vad(persona),
+        stt=build_stt(persona.stt, keys, vad=voice_activity),  # Whisper: see whisper_stream
+        vad=voice_activity,
         llm=build_llm(persona, keys),
         tts=build_tts(persona.tts, keys),
         turn_handling=turn_handling(persona),  # type: ignore[arg-type]
