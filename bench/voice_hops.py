@@ -20,10 +20,15 @@ machine), from the caller's last voiced sample as the phone sent it:
 - LLM asked / TTS asked: the fakes' receipt of the requests; first token / first audio adds the
   worker's measured `llm_ttft_s` / `tts_ttfb_s`.
 - Azure's own final: when the fake sent it; with `stt.end_turn_on_interim` it is off the path.
-- first audio at the phone: the phone's recording (20 ms windows).
+- first audio at the phone (played): the phone's recording (20 ms windows), written after the
+  phone's own jitter buffer and conference clock.
+- with the RTP tap (`bench.rtp_tap`, needs CAP_NET_RAW): the caller's last voiced packet as it
+  left the phone and the reply's first voiced packet as it reached it (network).
 
 The platform's own part is the phone's total minus the persona's `turn.min_endpointing_s` and
-the fakes' set LLM and TTS times. It prints timings; it never asserts them.
+the fakes' set LLM and TTS times, printed twice: as the phone played it, and from packet to
+packet (less the bench phone's own send clock and receive delay, which are the instrument's).
+Each call's jitter-buffer statistics (pjsua's) are printed too. It never asserts timings.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.first_call import speech_span
+from bench.phone_part import print_phone, print_platform
+from bench.rtp_tap import RtpTap, network_hops
 from bench.voice_to_voice import CALLER_TEXT, GREETING, QUESTION, measure
 from callcheck.phone import PhoneError
 from callcheck.scenario import Outcome, Scenario, ScenarioError, Turn
@@ -60,6 +67,7 @@ from worker.providers.vad import vad_silence_s
 PERSONA = "voice-hops"
 NUMBER = "2198"
 HOPS = (
+    ("caller_sent", "caller's last voiced packet left the phone (network)"),
     ("voice_at_worker", "end of speech at the worker (audio at STT)"),
     ("end_of_turn", "end of turn decided (worker)"),
     ("transcript", "final transcript (worker)"),
@@ -68,7 +76,8 @@ HOPS = (
     ("tts_asked", "TTS asked (fake)"),
     ("tts_first_audio", "TTS first audio (worker)"),
     ("worker_audio_out", "first audio out of the worker"),
-    ("phone_audio", "first audio at the phone"),
+    ("phone_network", "first audio reached the phone (network)"),
+    ("phone_audio", "first audio at the phone (played)"),
     ("azure_final", "Azure's own final sent (fake)"),
 )
 
@@ -88,6 +97,7 @@ class TurnHops:
     turn: int
     hops: dict[str, float] = field(default_factory=dict)  # seconds after the caller stopped
     failure: str | None = None
+    phone: dict[str, float] = field(default_factory=dict)  # the call's receive stats (turn 1)
 
 
 @contextmanager
@@ -176,8 +186,8 @@ def p50_p95(values: list[float]) -> tuple[str, str]:
     return f"{p50:.2f} s", f"{p95:.2f} s"
 
 
-def report(turns: list[TurnHops], own: float) -> list[float]:
-    """Print each turn's hops and their p50/p95; returns the platform's own part per turn."""
+def report(turns: list[TurnHops], own: float) -> dict[str, list[float]]:
+    """Print each turn's hops and their p50/p95; returns the platform's own parts per turn."""
     for t in turns:
         if t.failure:
             console.print(f"[red]call {t.call} turn {t.turn}:[/] {t.failure}")
@@ -190,10 +200,8 @@ def report(turns: list[TurnHops], own: float) -> list[float]:
     for name, label in HOPS:
         table.add_row(label, *p50_p95([t.hops[name] for t in turns if name in t.hops]))
     console.print(table)
-    platform = [t.hops["phone_audio"] - own for t in turns if "phone_audio" in t.hops]
-    p50, p95 = p50_p95(platform)
-    console.print(f"platform's own part (phone total - {own:.2f} s set): p50 {p50}, p95 {p95}")
-    return platform
+    print_phone(console, [(t.call, t.phone) for t in turns])
+    return print_platform(console, [t.hops for t in turns], own)
 
 
 @app.command()
@@ -227,6 +235,9 @@ def main(
     scenario = Scenario(persona=PERSONA, turns=tuple(Turn(say=CALLER_TEXT) for _ in range(turns)))
     expected = Outcome(greeting=GREETING, replies=[QUESTION] * turns)
     results: list[TurnHops] = []
+    tap = RtpTap()
+    if not tap.start():
+        console.print(f"[yellow]{tap.error}: network hops not measured[/]")
     with fakes_running(llm_s=llm_s, tts_s=tts_s, stt_final_s=stt_final_s) as fakes:
         persona = bench_persona(fakes, turn, on_interim=not wait_for_final)
         (agents / f"{PERSONA}.yaml").write_text(yaml.safe_dump(persona))
@@ -243,9 +254,10 @@ def main(
         ):
             for index in range(1, calls + 1):
                 status.update(f"call {index}/{calls}: {turns} turns")
-                results += one_call(scenario, stack, run_dir, index, expected, span, fakes)
+                results += one_call(scenario, stack, run_dir, index, expected, span, fakes, tap)
                 time.sleep(1.0)
             status.update("stopping the stack")
+    tap.stop()
     own = turn["min_endpointing_s"] + llm_s + tts_s
     platform = report(results, own)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -257,7 +269,14 @@ def main(
         f"load average {load}; logs: {run_dir}"
     )
     if json_out is not None:
-        raw = {"turns": [asdict(t) for t in results], "platform_s": platform, "own_set_s": own}
+        raw = {
+            "turns": [asdict(t) for t in results],
+            "platform_s": platform["played"],
+            "platform_network_s": platform["network"],
+            "phone_receive_s": platform["phone_receive"],
+            "own_set_s": own,
+            "load": os.getloadavg(),
+        }
         json_out.write_text(json.dumps(raw, indent=2))
 
 
@@ -269,6 +288,7 @@ def one_call(
     expected: Outcome,
     span: tuple[float, float],
     fakes: Fakes,
+    tap: RtpTap,
 ) -> list[TurnHops]:
     agents = run_dir / "agents"
     try:
@@ -287,7 +307,12 @@ def one_call(
         stopped_at = play.started_at + span[1]
         worker = worker_turns[timing.turn - 1] if timing.turn <= len(worker_turns) else {}
         hops = turn_hops(stopped_at, timing.reply_s, worker, fakes)
-        results.append(TurnHops(call=index, turn=timing.turn, hops=hops, failure=timing.failure))
+        if call.rtp_local is not None:
+            hops |= network_hops(tap.packets, call.rtp_local, play, stopped_at)
+        phone = call.receive_stats if timing.turn == 1 else {}
+        results.append(
+            TurnHops(call=index, turn=timing.turn, hops=hops, failure=timing.failure, phone=phone)
+        )
     return results
 
 

@@ -51,6 +51,8 @@ class CallResult:
     disconnected_at: float | None = None
     remote_hangup: bool = False  # a connected call was ended by the far end
     recording: Path | None = None
+    rtp_local: str | None = None  # ip:port of the phone's audio RTP (benches tap it on loopback)
+    receive_stats: dict[str, float] = field(default_factory=dict)  # jitter buffer, RTCP; at the end
 
 
 @dataclass(kw_only=True)

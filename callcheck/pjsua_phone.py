@@ -22,6 +22,7 @@ from callcheck.phone_result import CallResult, Invite, PhoneResult, Play
 
 HOST = "127.0.0.1"
 CODECS = {"PCMU/8000/1": 255, "PCMA/8000/1": 254}  # every other codec is disabled
+STATS_EVERY_S = 0.5  # how often a call's receive statistics are read (cheap)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +66,8 @@ class PhoneCall(pj.Call):
         self._plays = sorted(script.plays, key=lambda p: p[1])
         self._dtmf = sorted(script.dtmf, key=lambda d: d[1])
         self._audio: pj.AudioMedia | None = None
+        self._audio_index = -1
+        self._stats_at = 0.0
         self._players: list[pj.AudioMediaPlayer] = []
         self._recorder: pj.AudioMediaRecorder | None = None
         self._hung_up_here = False
@@ -111,9 +114,27 @@ class PhoneCall(pj.Call):
         for media in info.media:
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 self._audio = self.getAudioMedia(media.index)
+                self._audio_index = media.index
                 self._start_recording(self._audio)
                 self.outcome.media_active_at = time.time()
+                self._note_rtp_address(media.index)
                 return
+
+    def _note_rtp_address(self, index: int) -> None:
+        try:
+            self.outcome.rtp_local = self.getMedTransportInfo(index).localRtpName
+        except pj.Error:
+            pass  # only benches read it
+
+    def _read_receive_stats(self) -> None:
+        """Keep the stream's receive statistics (its jitter buffer's delay: the phone's own part
+        of "heard at the phone"), read every STATS_EVERY_S and before we hang up."""
+        if self._audio_index < 0:
+            return
+        try:
+            self.outcome.receive_stats = receive_stats(self.getStreamStat(self._audio_index))
+        except pj.Error:
+            pass  # the stream is gone: keep the last read
 
     def _start_recording(self, audio: pj.AudioMedia) -> None:
         if self.outcome.recording is None:
@@ -129,6 +150,7 @@ class PhoneCall(pj.Call):
         self._recorder = None
         self._players.clear()
         self._audio = None
+        self._audio_index = -1
 
     def tick(self, now: float) -> None:
         """Perform whatever the script says is due by `now`."""
@@ -136,6 +158,9 @@ class PhoneCall(pj.Call):
             self.answer(_op(self.answer_at[1]))
             self.answer_at = None
         media_at = self.outcome.media_active_at
+        if self._audio is not None and now >= self._stats_at + STATS_EVERY_S:
+            self._stats_at = now
+            self._read_receive_stats()
         if self._audio is not None and media_at is not None:
             while self._plays and now >= media_at + self._plays[0][1]:
                 self._play(self._plays.pop(0)[0], now)
@@ -169,8 +194,32 @@ class PhoneCall(pj.Call):
 
     def hang_up(self) -> None:
         if not self.ended and not self._hung_up_here:
+            self._read_receive_stats()
             self._hung_up_here = True
             self.hangup(_op(0))
+
+
+def receive_stats(stat: pj.StreamStat) -> dict[str, float]:
+    """The jitter buffer's state and delay (ms; frames where named so) and RTCP's view."""
+    jb, rtcp = stat.jbuf, stat.rtcp
+    return {
+        "jb_avg_delay_ms": float(jb.avgDelayMsec),
+        "jb_min_delay_ms": float(jb.minDelayMsec),
+        "jb_max_delay_ms": float(jb.maxDelayMsec),
+        "jb_dev_delay_ms": float(jb.devDelayMsec),
+        "jb_prefetch_frames": float(jb.prefetch),
+        "jb_min_prefetch_frames": float(jb.minPrefetch),
+        "jb_max_prefetch_frames": float(jb.maxPrefetch),
+        "jb_burst_frames": float(jb.burst),
+        "jb_avg_burst_frames": float(jb.avgBurst),
+        "jb_size_frames": float(jb.size),
+        "jb_lost": float(jb.lost),
+        "jb_discard": float(jb.discard),
+        "jb_empty": float(jb.empty),
+        "rx_packets": float(rtcp.rxStat.pkt),
+        "rx_jitter_avg_ms": rtcp.rxStat.jitterUsec.mean / 1000.0,
+        "rtt_avg_ms": rtcp.rttUsec.mean / 1000.0,
+    }
 
 
 def _op(status_code: int) -> pj.CallOpParam:

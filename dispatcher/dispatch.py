@@ -5,8 +5,9 @@ one already carries this call and attempt (a dispatcher killed after dispatching
 acknowledging, comes back to a job that is already done). A `fresh` attempt skips that look:
 the caller has just moved the call to `dialing` itself, and no dispatch of an attempt is ever
 created before its move to `dialing` (a compare-and-set that succeeds once per attempt), so
-there is nothing to find; that saves one of three LiveKit round trips on the queue's path.
-A retry after a failed request is never fresh (the request may have reached LiveKit).
+there is nothing to find; and it sends no `CreateRoom` either (`CreateAgentDispatch` creates
+the room, see `_create_dispatch`): one LiveKit round trip on the queue's path instead of
+three. A retry after a failed request is never fresh (the request may have reached LiveKit).
 """
 
 from __future__ import annotations
@@ -48,23 +49,42 @@ async def dispatch_once(
     (5xx, 429) for failures worth retrying.
     """
     try:
+        if fresh:
+            await _create_dispatch(lk, request, agent_name, empty_timeout_s=empty_timeout_s)
+            return True
         await lk.room.create_room(
             api.CreateRoomRequest(name=request.room_name, empty_timeout=empty_timeout_s)
         )
-        if not fresh:
-            existing = await lk.agent_dispatch.list_dispatch(room_name=request.room_name)
-            if any(carries(d, request) for d in existing):
-                return False
-        await lk.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(
-                agent_name=agent_name,
-                room=request.room_name,
-                metadata=request.dispatch_metadata(),
-            )
-        )
+        existing = await lk.agent_dispatch.list_dispatch(room_name=request.room_name)
+        if any(carries(d, request) for d in existing):
+            return False
+        await _create_dispatch(lk, request, agent_name)
     except api.TwirpError as err:
         if 400 <= err.status < 500 and err.status != 429:
             why = f"LiveKit refused the dispatch: {err.code}: {err.message}"
             raise DispatchRefused(why) from err
         raise
     return True
+
+
+async def _create_dispatch(
+    lk: api.LiveKitAPI, request: DialRequest, agent_name: str, *, empty_timeout_s: int = 0
+) -> None:
+    """One `CreateAgentDispatch`. Given `empty_timeout_s` (a fresh attempt), the room is not
+    created first: livekit-server (v1.13.5, `AgentDispatchService.CreateDispatch`) creates a
+    missing room itself when `room.auto_create` is on (its default), with livekit.yaml's
+    `room.empty_timeout` (`stack.configs` renders ROOM_EMPTY_TIMEOUT_S there), and adds the
+    dispatch to a room that exists and launches its job, so a retry reusing the room name is
+    dispatched too. With `auto_create` off it answers not_found: the room is created then."""
+    dispatch = api.CreateAgentDispatchRequest(
+        agent_name=agent_name, room=request.room_name, metadata=request.dispatch_metadata()
+    )
+    try:
+        await lk.agent_dispatch.create_dispatch(dispatch)
+    except api.TwirpError as err:
+        if not empty_timeout_s or err.code != api.TwirpErrorCode.NOT_FOUND:
+            raise
+        await lk.room.create_room(
+            api.CreateRoomRequest(name=request.room_name, empty_timeout=empty_timeout_s)
+        )
+        await lk.agent_dispatch.create_dispatch(dispatch)

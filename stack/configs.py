@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from dialroom.paths import LIVEKIT_CONFIG, SIP_CONFIG
+from dispatcher.settings import DispatcherSettings
 from stack.plan import StackPlan
 from stack.ports import HOST
 
@@ -45,6 +46,9 @@ def livekit_config(plan: StackPlan) -> dict[str, Any]:
         port_range_start=ports.livekit_rtc_udp.start,
         port_range_end=ports.livekit_rtc_udp.end,
     )
+    # A call's first dispatch lets livekit-server create its room (`dispatcher.dispatch`):
+    # the room then gets this default, the dispatcher's ROOM_EMPTY_TIMEOUT_S.
+    config.setdefault("room", {})["empty_timeout"] = DispatcherSettings().room_empty_timeout_s
     return config
 
 

@@ -42,6 +42,8 @@ async def summarize(state: CallState, persona: Persona, model: llm.LLM | None = 
     wanted = persona.post_call
     if not wanted.summary and not wanted.extract:
         return
+    if not state.transcript:
+        return  # nothing was said (an outbound call nobody answered): no LLM request for it
     if persona.llm.provider == "flow":
         slots = flow_slots(persona, state)
         state.summary = flow_summary(slots) if wanted.summary else None

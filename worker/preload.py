@@ -22,6 +22,9 @@ PRELOADED: tuple[str, ...] = (
     "openai.lib.streaming.chat",
     "anyio._backends._asyncio",
     "jiter",
+    # builds the cloud clients' TLS contexts once, here: each parses a CA bundle (~20 ms)
+    "worker.providers.tls",
+    "worker.providers.http_clients",
     "dialroom.call_status",
     "dialroom.calls",
     "dialroom.last_good",

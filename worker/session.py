@@ -20,7 +20,7 @@ from dialroom.persona import Persona
 from worker.apology import ApologyOnError
 from worker.call_state import CallState
 from worker.providers import build_llm, build_stt, build_tts
-from worker.providers.vad import build_vad
+from worker.providers.vad import build_call_vad
 from worker.settings import ProviderKeys
 
 # A caller waits in silence while a provider is retried: two quick retries, then the
@@ -50,7 +50,7 @@ def build_session(
     persona: Persona, state: CallState, keys: ProviderKeys | None = None
 ) -> AgentSession[CallState]:
     keys = keys or ProviderKeys()
-    voice_activity = build_vad(persona)  # one model; each of its streams is its own
+    voice_activity = build_call_vad(persona)  # one model; each of its streams is its own
     session = AgentSession[CallState](
         stt=build_stt(persona.stt, keys, vad=voice_activity),  # Whisper: see whisper_stream
         vad=voice_activity,

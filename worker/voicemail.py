@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 from livekit.agents import AMD, AgentSession, AMDCategory
@@ -24,6 +26,7 @@ from dialroom.calls import VoicemailCheck
 from dialroom.persona import Persona, Voicemail
 from worker.call_state import CallState
 from worker.providers.machine_words import MachineWords
+from worker.providers.whisper_stream import SpeculativeWhisperSTT
 
 logger = logging.getLogger("dialroom.worker.voicemail")
 
@@ -33,6 +36,28 @@ async def who_answered(
 ) -> AMDPredictionEvent:
     """Listen to the callee's first words and decide: human or machine."""
     model = MachineWords() if persona.llm.provider == "flow" else None  # None: the session's
+    with transcripts_after_speech(session):
+        return await _listen(session, model, identity)
+
+
+@contextmanager
+def transcripts_after_speech(session: AgentSession[CallState]) -> Iterator[None]:
+    """No early Whisper transcript while AMD listens: AMD calls a short greeting human from
+    its timing only when no transcript came before the VAD's end of speech."""
+    stt = session.stt
+    if not isinstance(stt, SpeculativeWhisperSTT):
+        yield
+        return
+    stt.speculating = False
+    try:
+        yield
+    finally:
+        stt.speculating = True
+
+
+async def _listen(
+    session: AgentSession[CallState], model: MachineWords | None, identity: str
+) -> AMDPredictionEvent:
     async with AMD(
         session,
         llm=model,

@@ -37,6 +37,7 @@ class FakeLiveKit:
     dials: list[api.CreateSIPParticipantRequest] = field(default_factory=list)
     dialed: asyncio.Event = field(default_factory=asyncio.Event)
     refuse: bool = False
+    busy: bool = False  # the callee answers 486 Busy Here, as the bench's INVITE counter
     ringing: bool = False  # the callee does not answer until the test ends
     hang_up: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -55,6 +56,10 @@ class FakeLiveKit:
         if self.refuse:
             error = {"code": "not_found", "msg": "requested sip trunk does not exist"}
             return web.json_response(error, status=404)
+        if self.busy:
+            meta = {"sip_status_code": "486", "sip_status": "Busy Here"}
+            error = {"code": "unavailable", "msg": "busy", "meta": meta}
+            return web.json_response(error, status=503)
         info = api.SIPParticipantInfo(participant_identity=dial.participant_identity)
         return web.Response(body=info.SerializeToString(), content_type="application/protobuf")
 
@@ -228,3 +233,36 @@ async def test_a_persona_that_screens_for_machines_joins_the_room_before_it_dial
     state = new_call_state(dial, room=dial.room_name, default_persona="demo")
     assert await main._dial_out(ctx, dial, state, store) is not None  # type: ignore[arg-type]
     assert ctx.steps == ["connect after 0 dial(s)"] and len(fake.dials) == 1
+
+
+async def test_a_busy_callee_stops_the_room_join_and_builds_no_agent(
+    store: Redis, livekit: tuple[FakeLiveKit, api.LiveKitAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call that never connects costs no WebRTC set-up and no session: the join still
+    under way when the 486 comes back is cancelled, and the job ends at once."""
+    from worker import main
+
+    fake, client = livekit
+    fake.busy = True
+    built: list[object] = []
+    monkeypatch.setattr(prepare, "build_session", lambda *a, **k: built.append(a))
+    joining = asyncio.Event()
+
+    async def slow_connect() -> None:  # a join on a loaded box: seconds
+        joining.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            ctx.steps.append("connect cancelled")
+            raise
+
+    ctx = JobContextLike(api=client)
+    ctx.connect = slow_connect  # type: ignore[method-assign]
+    dial = await queued(store, request(9))
+    state = new_call_state(dial, room=dial.room_name, default_persona="demo")
+    async with asyncio.timeout(5):
+        assert await main._dial_out(ctx, dial, state, store) is None  # type: ignore[arg-type]
+    assert joining.is_set() and len(fake.dials) == 1
+    assert ctx.steps == ["shutdown:busy", "connect cancelled"] and built == []
+    statuses = [entry.status for entry in await status_history(store, dial.call_id)]
+    assert statuses[-1] == CallStatus.BUSY

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from livekit import api
 from redis.asyncio import Redis
 
 from dialroom import dial_queue
@@ -330,3 +331,21 @@ async def test_every_status_is_posted_to_the_callback_url_signed_and_in_order(
         now = time.time()
         assert verify("s3cret", body, timestamp=timestamp, signature_header=signature, now=now)
         assert not verify("wrong", body, timestamp=timestamp, signature_header=signature, now=now)
+
+
+async def test_a_fresh_dispatch_creates_its_room_and_a_retry_there_is_dispatched(
+    stack: RunningStack, store: Redis
+) -> None:
+    """A fresh attempt is one `CreateAgentDispatch`, no `CreateRoom`: livekit-server creates the
+    room with livekit.yaml's `room.empty_timeout` (ROOM_EMPTY_TIMEOUT_S, rendered by
+    `stack.configs`), and a later attempt in the same still-open room is dispatched as well."""
+    request = await dial_queue.load_request(store, await place(store))
+    assert request is not None
+    async with livekit(stack) as lk:
+        assert await dispatch_once(lk, request, agent_name=AGENT, empty_timeout_s=60, fresh=True)
+        found = await lk.room.list_rooms(api.ListRoomsRequest(names=[request.room_name]))
+        retry = request.model_copy(update={"attempt": 2})
+        assert await dispatch_once(lk, retry, agent_name=AGENT, empty_timeout_s=60, fresh=True)
+    [room] = found.rooms
+    assert room.empty_timeout == DispatcherSettings().room_empty_timeout_s != 60
+    assert [r.attempt for r in await dispatched(stack, request.call_id)] == [1, 2]

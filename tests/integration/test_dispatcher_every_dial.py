@@ -43,8 +43,13 @@ async def test_two_dispatchers_together_never_exceed_the_caps(
     stack: RunningStack, redis_url: str, store: Redis, caps: dict[str, int], most: int
 ) -> None:
     calls = [await place(store) for _ in range(10)]
+    # no take-over between the two (claim_idle_s): a LiveKit request slower than the test's
+    # 0.2 s would let the other dispatcher dispatch the same attempt a second time (the
+    # workers' dial gate still dials it once; tests/integration/test_redispatch.py)
     one, two = (
-        settings_for(stack, redis_url, dispatcher_name=name, poll_interval_s=0.01, **caps)
+        settings_for(
+            stack, redis_url, dispatcher_name=name, poll_interval_s=0.01, claim_idle_s=30.0, **caps
+        )
         for name in ("one", "two")
     )
     seen, ended = 0, 0

@@ -77,3 +77,12 @@ async def test_a_failing_model_leaves_both_empty(fake: FakeCloud) -> None:
     await post_call.summarize(state, p, build_llm(p, ProviderKeys(openai_api_key="sk-wrong")))
     assert state.summary is None and state.extracted == {}
     assert state.record().summary is None
+
+
+async def test_a_call_where_nothing_was_said_asks_the_model_nothing(fake: FakeCloud) -> None:
+    # an outbound call nobody answered: its agent may be built, but there is nothing to sum up
+    p = persona(fake)
+    state = CallState(call_id="c", persona="shop", direction="outbound", room="r")
+    await post_call.summarize(state, p, build_llm(p, ProviderKeys(openai_api_key="sk-good")))
+    assert state.summary is None and state.extracted == {}
+    assert fake.requests_to("chat") == []

@@ -16,6 +16,7 @@ from worker.providers import build_stt
 from worker.providers.local_stt import WhisperSTT
 from worker.providers.vad import build_vad
 from worker.providers.whisper_stream import SpeculativeWhisperSTT
+from worker.voicemail import transcripts_after_speech
 
 TUESDAY_WAV = FIXTURES_DIR / "caller_tuesday.wav"
 FRIDAY_WAV = FIXTURES_DIR / "caller_friday.wav"
@@ -100,3 +101,39 @@ def test_the_demo_persona_transcribes_on_pause_and_can_opt_out() -> None:
     assert isinstance(build_stt(demo.stt), WhisperSTT)  # no VAD: livekit's StreamAdapter
     off = demo.stt.model_copy(update={"transcribe_on_pause": False})
     assert isinstance(build_stt(off, vad=vad), WhisperSTT)
+
+
+async def test_whisper_starts_when_the_line_goes_quiet_not_when_the_vad_does() -> None:
+    """The transcript the turn reuses started ~0.1 s after the line's last loud sample (three
+    quiet windows), not after silero's smoothed tail and two windows of its silence."""
+    from callcheck.voice import speech_end
+
+    silero = inference.VAD(model="silero", min_silence_duration=0.25)
+    by_energy = SpeculativeWhisperSTT(whisper=WhisperSTT(), voice_activity=silero)
+    by_vad_only = SpeculativeWhisperSTT(
+        whisper=WhisperSTT(), voice_activity=silero, quiet_after_s=float("inf")
+    )
+
+    events = await _transcribe(by_energy, _frames(TUESDAY_WAV))
+    await _transcribe(by_vad_only, _frames(TUESDAY_WAV))
+
+    last_loud = speech_end(TUESDAY_WAV)
+    (heard_s,) = by_energy.used_audio_s
+    assert 0.05 <= heard_s - last_loud <= 0.14
+    assert by_vad_only.used_audio_s[0] - heard_s >= 0.1
+    assert "please" in events[-1].alternatives[0].text.lower()
+
+
+class _Session:
+    def __init__(self, stt: stt.STT) -> None:
+        self.stt = stt
+
+
+async def test_while_the_machine_check_listens_whisper_waits_for_the_end_of_speech() -> None:
+    # livekit's AMD calls a short "Hello?" human by timing only if no transcript came first
+    whisper = _speculative()
+    with transcripts_after_speech(_Session(whisper)):  # type: ignore[arg-type]
+        events = await _transcribe(whisper, _frames(TUESDAY_WAV))
+    assert whisper.speculations_used == 0 and whisper.speculations_dropped == 0
+    assert "please" in events[-1].alternatives[0].text.lower()
+    assert whisper.speculating  # the conversation after the check transcribes on pause

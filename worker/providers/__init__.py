@@ -7,13 +7,16 @@ with one line naming them, instead of a stack trace mid-call.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from livekit.agents import llm, stt, tts
 from livekit.agents.vad import VAD
 
 from dialroom.persona import LLMConfig, Persona, SpeechConfig, STTConfig
 from worker.settings import ProviderKeys
+
+if TYPE_CHECKING:
+    import openai as openai_sdk
 
 _AZURE_SPEECH = ("AZURE_SPEECH_KEY", "AZURE_SPEECH_REGION")
 _AZURE_OPENAI = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION")
@@ -77,7 +80,7 @@ def build_stt(
 
     return openai.STT(
         language=config.language.split("-")[0],
-        **_openai_client(keys.openai_api_key, config.endpoint),
+        client=_openai_client(keys.openai_api_key, config.endpoint),
     )
 
 
@@ -97,8 +100,13 @@ def build_tts(config: SpeechConfig, keys: ProviderKeys | None = None) -> tts.TTS
         )
     from livekit.plugins import openai
 
-    return openai.TTS(
-        voice=config.voice or "ash", **_openai_client(keys.openai_api_key, config.endpoint)
+    from worker.providers.http_clients import owned
+
+    return owned(
+        openai.TTS(
+            voice=config.voice or "ash",
+            client=_openai_client(keys.openai_api_key, config.endpoint),
+        )
     )
 
 
@@ -119,31 +127,30 @@ def build_llm(
         return FlowLLM(steps=persona.flow, unavailable=unavailable, variables=variables)
     from livekit.plugins import openai
 
+    from worker.providers.http_clients import azure_openai_client, owned
+
     options = {"temperature": config.temperature} if config.temperature is not None else {}
-    if config.provider == "azure_openai":
-        return openai.LLM.with_azure(
-            model=config.model or "gpt-4.1-mini",
-            azure_endpoint=config.base_url or keys.azure_openai_endpoint or None,
+    if config.provider == "azure_openai":  # what `openai.LLM.with_azure` builds
+        client: openai_sdk.AsyncClient = azure_openai_client(
+            endpoint=config.base_url or keys.azure_openai_endpoint or None,
             api_key=keys.azure_openai_api_key or None,
             api_version=keys.openai_api_version or None,
-            **options,
         )
-    if config.base_url:
-        return openai.LLM(
-            model=config.model or "default",
-            **_openai_client(keys.openai_api_key, config.base_url),
-            **options,
-        )
-    return openai.LLM(
-        model=config.model or "gpt-4.1-mini", **_openai_client(keys.openai_api_key, None), **options
-    )
+        model = config.model or "gpt-4.1-mini"
+    else:
+        client = _openai_client(keys.openai_api_key, config.base_url)
+        model = config.model or ("default" if config.base_url else "gpt-4.1-mini")
+    return owned(openai.LLM(model=model, client=client, **options))
 
 
-def _openai_client(api_key: str, base_url: str | None) -> dict[str, Any]:
-    """Key and base URL for the OpenAI plugins; a self-hosted server may need no key."""
+def _openai_client(api_key: str, base_url: str | None) -> openai_sdk.AsyncClient:
+    """The OpenAI plugins' client on the shared TLS context (`http_clients`); a self-hosted
+    server may need no key, OpenAI's own reads `OPENAI_API_KEY` when none is set here."""
+    from worker.providers.http_clients import openai_client
+
     if not base_url:
-        return {"api_key": api_key} if api_key else {}
-    return {"api_key": api_key or "unused", "base_url": base_url}
+        return openai_client(api_key or None)
+    return openai_client(api_key or "unused", base_url)
 
 
 def _azure_speech(keys: ProviderKeys, endpoint: str | None) -> dict[str, str]:

@@ -7,8 +7,9 @@ on VAD end of speech (or the turn detector's verdict) it *flushes* an STT whose 
 say `manual_flush`, and waits for the final that the flush produces.
 
 `InterimCommitSTT` wraps such an STT and says `manual_flush`: when the session flushes, the
-latest interim text becomes the final transcript (`SETTLE_S` later, so the interim can catch
-up with the last word), and the turn ends on the VAD and the endpointing delay. The
+latest interim text becomes the final transcript once the line has been quiet for `SETTLE_S`
+(so the interim can catch up with the last word), and the turn ends on the VAD and the
+endpointing delay. The
 provider's own final for that text, when it comes, is dropped (only its words beyond the
 committed ones are kept, if the caller spoke again within the same provider segment; see
 `interim_words`). The cost: the reply is built on the interim wording (Azure's interims carry
@@ -24,13 +25,22 @@ from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions, stt, 
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 
 from worker.providers.interim_words import InterimWords
+from worker.providers.speech_end import LineLevel
 from worker.providers.wrapped_stt import WrappedSTT
 
-# The flush comes with VAD end of speech (~0.3 s into the silence), about when the endpointing
-# delay (0.4 s by default) ends; Azure's interim trails the audio by ~0.1-0.2 s. Waiting this
-# long lets the last word in (a word written after the turn ended is dropped, never a turn of
-# its own) for ~0.05 s on the turn (bench/README.md, `voice_hops`).
-SETTLE_S = 0.15
+# Azure's interim trails the audio by ~0.1-0.2 s: the commit waits until the line has been
+# quiet (by energy, `speech_end.LineLevel`) this long, so the last word is in (a word written
+# after the turn ended is dropped, never a turn of its own). Counted from the last loud audio,
+# not from the flush: the flush comes with the VAD's end of speech, 0.35-0.4 s into the
+# silence, when the interim has long caught up (bench/README.md, `voice_hops`). A line that
+# never reads quiet (noise near speech level) waits the whole settle after the flush.
+SETTLE_S = 0.30
+
+
+def commit_wait_s(level: LineLevel, settle_s: float) -> float:
+    """How long a flush still waits for the interim: what is left of `settle_s` after the
+    line's last loud audio (the whole of it if the line never read quiet)."""
+    return max(0.0, settle_s - level.quiet_s())
 
 
 class InterimCommitSTT(WrappedSTT):
@@ -99,23 +109,27 @@ class InterimCommitStream(stt.RecognizeStream):
 
     async def _feed(self, inner: stt.RecognizeStream, words: InterimWords) -> None:
         heard_s = inner.start_time_offset  # stream time of the audio passed on so far
+        level = LineLevel()  # the loudness of the audio since the last flush
         settling: asyncio.Task[None] | None = None
         try:
             async for item in self._input_ch:
                 if isinstance(item, rtc.AudioFrame):
                     inner.push_frame(item)
+                    level.push([item])
                     heard_s += item.duration
                     continue
                 if settling is not None:
                     settling.cancel()
-                settling = asyncio.create_task(self._commit(words, heard_s))
+                wait_s = commit_wait_s(level, self._wrapper.settle_s)
+                level.start()
+                settling = asyncio.create_task(self._commit(words, heard_s, wait_s))
             inner.end_input()
         finally:
             if settling is not None:
                 await utils.aio.cancel_and_wait(settling)
 
-    async def _commit(self, words: InterimWords, heard_s: float) -> None:
+    async def _commit(self, words: InterimWords, heard_s: float, wait_s: float) -> None:
         """The turn's final, from the interim as it stands once the provider caught up."""
-        await asyncio.sleep(self._wrapper.settle_s)
+        await asyncio.sleep(wait_s)
         if (final := words.flushed(audio_at=heard_s)) is not None:
             self._event_ch.send_nowait(final)

@@ -11,6 +11,10 @@ demo 0.15 s took ~0.1 s off the worker's end of turn, but split 1 caller line in
 comma into two turns (0.10 s: 2 in 6); bench/README.md, "audio path". So the default stays
 livekit-agents' 0.25 s and a persona may set its own (`turn.vad_min_silence_s`).
 
+A call's VAD (`build_call_vad`) also places the end of speech at the line's last loud window
+(`speech_end`): silero's probability trails the last syllable by 0.10-0.16 s, and the
+endpointing delay counts from where the VAD places the end.
+
 The silero model runs in the event loop's thread (`InlineExecutor`). livekit-agents gives each
 VAD stream a one-thread pool and hands every 32 ms window to it: a thread wake-up, a GIL
 hand-over and a wake-up of the loop through its self-pipe, ~31 times a second per stream, and a
@@ -28,6 +32,7 @@ from typing import Any, TypeVar
 from livekit.agents import inference
 
 from dialroom.persona import Persona
+from worker.providers.speech_end import EndAtLastVoiceVAD
 
 T = TypeVar("T")
 
@@ -55,5 +60,12 @@ def vad_silence_s(persona: Persona) -> float:
 def build_vad(persona: Persona) -> inference.VAD:
     """Silero (built into livekit-agents) with the persona's silence, run inline."""
     return inference.VAD(
+        model="silero", min_silence_duration=vad_silence_s(persona), executor=INLINE
+    )
+
+
+def build_call_vad(persona: Persona) -> inference.VAD:
+    """The call's VAD: `build_vad`'s silero, its end of speech at the last loud window."""
+    return EndAtLastVoiceVAD(
         model="silero", min_silence_duration=vad_silence_s(persona), executor=INLINE
     )

@@ -1,0 +1,161 @@
+"""The caller's end of speech placed at the line's last loud window, not where the VAD says.
+
+Silero's speech probability decays over ~0.1-0.16 s after the last loud sample of a line (its
+recurrent state smooths the trailing phoneme), and the VAD counts its `min_silence_duration`
+only from where the probability fell. livekit-agents back-dates its end of speech by the VAD's
+`silence_duration` alone (`voice/audio_recognition.py`: `time.time() - silence_duration -
+inference_duration`), so the endpointing delay, and every reply, started that much late
+(bench/README.md, "audio path").
+
+`LineLevel` keeps the loudness (RMS, dBFS) of each window the VAD scored in the current
+utterance. "Quiet" is relative to the utterance's own level: more than `QUIET_BELOW_DB` under
+the 90th percentile of its windows (a click does not move it, a noisy line whose noise sits
+above the threshold never reads quiet and keeps the VAD's own end). `EndAtLastVoiceVAD` is the
+silero VAD whose END_OF_SPEECH reports the longer of the VAD's silence and the quiet run by
+energy. It only moves where the silence is counted from: the VAD still decides *when* speech
+ended (its own `min_silence_duration`, so a comma is not a turn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from dataclasses import dataclass, replace
+
+import numpy as np
+from livekit import rtc
+from livekit.agents import inference, utils, vad
+
+# Below the utterance's typical loud level by this much, a window is silence. On the caller
+# fixtures the last loud window of a line sits 15-25 dB under the line's level and the
+# VAD's smoothed tail 30-80 dB under it (bench/README.md, `voice_hops`, "eos").
+QUIET_BELOW_DB = 30.0
+REFERENCE_PERCENTILE = 90.0
+MAX_WINDOWS = 2048  # ~65 s of 32 ms windows: longer than any line the VAD buffers (60 s)
+FLOOR_DBFS = -120.0
+
+
+def level_dbfs(frame: rtc.AudioFrame) -> float:
+    """RMS of a 16-bit frame in dB of full scale (digital silence: `FLOOR_DBFS`)."""
+    samples = np.frombuffer(frame.data, dtype=np.int16).astype(np.float64)
+    if samples.size == 0:
+        return FLOOR_DBFS
+    rms = math.sqrt(float(np.mean(samples * samples))) / 32768.0
+    return max(FLOOR_DBFS, 20.0 * math.log10(rms)) if rms > 0 else FLOOR_DBFS
+
+
+@dataclass(frozen=True)
+class Window:
+    level_db: float
+    duration_s: float
+
+
+class LineLevel:
+    """The loudness of one utterance's windows, newest last."""
+
+    def __init__(self, *, quiet_below_db: float = QUIET_BELOW_DB) -> None:
+        self.quiet_below_db = quiet_below_db
+        self._windows: deque[Window] = deque(maxlen=MAX_WINDOWS)
+
+    def start(self) -> None:
+        """A new utterance: its level is its own."""
+        self._windows.clear()
+
+    def push(self, frames: list[rtc.AudioFrame]) -> bool:
+        """Adds one scored window; True if it is loud against the utterance so far."""
+        duration = sum(f.samples_per_channel / f.sample_rate for f in frames)
+        if duration <= 0:
+            return False
+        level = max(level_dbfs(f) for f in frames)
+        self._windows.append(Window(level, duration))
+        return level >= self.threshold_db()
+
+    def threshold_db(self) -> float:
+        """Windows under this level are quiet (relative to this utterance's loud windows)."""
+        if not self._windows:
+            return FLOOR_DBFS
+        levels = [w.level_db for w in self._windows]
+        return float(np.percentile(levels, REFERENCE_PERCENTILE)) - self.quiet_below_db
+
+    def quiet_s(self) -> float:
+        """Seconds since the last loud window ended (all of them if none was loud)."""
+        threshold = self.threshold_db()
+        quiet = 0.0
+        for window in reversed(self._windows):
+            if window.level_db >= threshold:
+                break
+            quiet += window.duration_s
+        return quiet
+
+
+def end_silence_s(event: vad.VADEvent, level: LineLevel) -> float:
+    """The silence an END_OF_SPEECH should report: the quiet run by energy where it is longer
+    than the VAD's (never shorter, never reaching back before the utterance began)."""
+    quiet = level.quiet_s()
+    if quiet <= event.silence_duration:
+        return event.silence_duration
+    return min(quiet, event.silence_duration + event.speech_duration)
+
+
+class EndAtLastVoiceVAD(inference.VAD):
+    """livekit's silero VAD (same options, same model), its end of speech at the last loud
+    window. A subclass, so the session and `update_options` see the VAD they expect."""
+
+    def __init__(self, *, quiet_below_db: float = QUIET_BELOW_DB, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self.quiet_below_db = quiet_below_db
+
+    def stream(self) -> vad.VADStream:
+        return EndAtLastVoiceStream(self, super().stream())
+
+
+class EndAtLastVoiceStream(vad.VADStream):
+    """Passes the silero stream's events on, END_OF_SPEECH with the silence by energy."""
+
+    def __init__(self, owner: EndAtLastVoiceVAD, inner: vad.VADStream) -> None:
+        self._inner = inner
+        self._level = LineLevel(quiet_below_db=owner.quiet_below_db)
+        super().__init__(owner)
+
+    async def _main_task(self) -> None:
+        feeding = asyncio.create_task(self._feed())
+        try:
+            async for event in self._inner:
+                self._event_ch.send_nowait(self._seen(event))
+        finally:
+            await utils.aio.cancel_and_wait(feeding)
+
+    async def _feed(self) -> None:
+        async for item in self._input_ch:
+            if isinstance(item, self._FlushSentinel):
+                self._inner.flush()
+            else:
+                self._inner.push_frame(item)
+        self._inner.end_input()
+
+    def _seen(self, event: vad.VADEvent) -> vad.VADEvent:
+        if event.type == vad.VADEventType.START_OF_SPEECH:
+            self._level.start()
+        elif event.type == vad.VADEventType.INFERENCE_DONE:
+            self._level.push(event.frames)
+        elif event.type == vad.VADEventType.END_OF_SPEECH:
+            silence = end_silence_s(event, self._level)
+            moved = silence - event.silence_duration
+            return replace(
+                event,
+                silence_duration=silence,
+                speech_duration=max(0.0, event.speech_duration - moved),
+            )
+        return event
+
+    async def _metrics_monitor_task(self, event_aiter: object) -> None:
+        """The silero stream inside reports the metrics on the same VAD: drain, not twice."""
+        async for _ in event_aiter:  # type: ignore[attr-defined]
+            pass
+
+    async def aclose(self) -> None:
+        try:
+            await super().aclose()
+        finally:
+            await self._inner.aclose()
