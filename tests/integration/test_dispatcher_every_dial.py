@@ -70,8 +70,15 @@ async def test_two_dispatchers_together_never_exceed_the_caps(
             first = (await live())[0]
             await walk(store, first, CallStatus.ANSWERED, CallStatus.COMPLETED, attempt=1)
             ended += 1
+        # the test walks a call on as soon as it is `dialing`: its dispatch request may still
+        # be on its way to LiveKit (a loaded box); the count below is taken once it landed
+        await eventually(partial(_all_dispatched, stack, calls))
     assert seen == most
     assert [len(await dispatched(stack, c)) for c in calls] == [1] * len(calls)
+
+
+async def _all_dispatched(stack: RunningStack, calls: list[str]) -> bool:
+    return all([await dispatched(stack, c) for c in calls])
 
 
 async def _filled(live: Callable[[], Awaitable[list[str]]], count: int) -> bool:
