@@ -26,6 +26,7 @@ During the first round at `--profile-at` calls, py-spy records the busiest call 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from redis.asyncio import Redis
 from rich.console import Console
 
 from bench.call_profile import CallProfile
@@ -43,6 +45,7 @@ from bench.first_call import CALLER_LINE, CallTiming, measure, speech_span
 from bench.process_tree import PARTS, SAMPLE_S, PartSampler
 from callcheck.phone import PhoneError, start_dialing
 from dialroom.paths import ROOT
+from dialroom.worker_lines import free_lines
 from tests.support.cloud_fakes import FakeCloud
 from tests.support.cloud_persona import CLOUD_PERSONA, cloud_persona
 from tests.support.stack import RunningStack, start_stack
@@ -54,6 +57,7 @@ GIVE_UP = 3.0  # a level this much slower ends the run even without a failed cal
 CLOUD_REPLY = "Great, I have you down for Tuesday. Thank you for calling, goodbye!"
 PROFILE_DELAY_S = 4.0  # after dialing: the calls are up and the greeting is playing
 PROFILE_S = 16.0  # covers the end of the greeting, the caller's line and the reply
+LINES_FREE_WITHIN_S = 30.0  # the last round's jobs end well within this (no drain: no calls)
 
 console = Console(width=max(Console().width, 150))
 app = typer.Typer(add_completion=False)
@@ -64,6 +68,26 @@ def busiest_call_process(sampler: PartSampler) -> int | None:
     if latest is None or not latest.call_cpu:
         return None
     return max(latest.call_cpu, key=lambda pid: latest.call_cpu[pid])
+
+
+def wait_for_free_lines(stack: RunningStack, lines: int) -> int:
+    """Wait until the worker reports every line free again (its heartbeat, `worker_lines`):
+    a job of the last round still holding a line would turn a call of the next away with a
+    486, a failure of the bench rather than of the box. Returns the free lines seen last."""
+
+    async def poll() -> int:
+        redis = Redis.from_url(stack.state.redis_url, decode_responses=True)
+        try:
+            deadline = time.monotonic() + LINES_FREE_WITHIN_S
+            free = await free_lines(redis)
+            while free < lines and time.monotonic() < deadline:
+                await asyncio.sleep(0.25)
+                free = await free_lines(redis)
+            return free
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(poll())
 
 
 def run_round(
@@ -179,7 +203,10 @@ def main(
                             profile=profiling,
                         )
                     )
-                    time.sleep(2.0)  # let the calls' processes finish before the next round
+                    free = wait_for_free_lines(stack, max_calls)
+                    if free < max_calls:
+                        late = f"{LINES_FREE_WITHIN_S:.0f} s after the round"
+                        console.print(f"[yellow]{free} of {max_calls} lines free {late}")
                 if calls == 1:
                     baseline = level.reply_p95
                 p95 = level.reply_p95
