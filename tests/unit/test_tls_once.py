@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,3 +97,14 @@ async def test_the_shared_contexts_still_verify_and_a_closed_llm_closes_its_clie
     assert isinstance(model, openai.LLM)
     await model.aclose()
     assert model._client.is_closed()
+
+
+def test_an_unreadable_trust_file_is_logged_not_raised_ahead_of_the_calls(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the forkserver imports this module: raising there would stop every call process
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    tls.warm()
+    assert "TLS contexts not built ahead" in caplog.text
+    with pytest.raises(OSError):
+        tls.httpx_context()  # a call's own client build still says what is wrong

@@ -15,11 +15,14 @@ for the openai clients, livekit's (the system store, certifi where there is none
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import ssl
 
 import httpx
 from livekit.agents.utils import http_context
+
+logger = logging.getLogger("dialroom.worker")
 
 
 def httpx_context() -> ssl.SSLContext:
@@ -38,5 +41,15 @@ def warm_aiohttp_context() -> ssl.SSLContext:
     return http_context._create_ssl_context()
 
 
-httpx_context()
-warm_aiohttp_context()
+def warm() -> None:
+    """Both contexts, built now. A trust setting that cannot be read (a missing
+    `SSL_CERT_FILE`) is logged here and raised by each call's own client build, as before
+    this module: an import error in the forkserver's preload would stop every call process."""
+    try:
+        httpx_context()
+        warm_aiohttp_context()
+    except OSError as err:  # ssl.SSLError is one
+        logger.warning("TLS contexts not built ahead of the calls: %s", err)
+
+
+warm()
