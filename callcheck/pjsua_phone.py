@@ -19,6 +19,7 @@ import pjsua2 as pj
 from callcheck.listen import FarEnd, TurnTaker
 from callcheck.phone_process import READY_MARK
 from callcheck.phone_result import CallResult, Invite, PhoneResult, Play
+from callcheck.stream_stats import receive_stats
 
 HOST = "127.0.0.1"
 CODECS = {"PCMU/8000/1": 255, "PCMA/8000/1": 254}  # every other codec is disabled
@@ -197,29 +198,6 @@ class PhoneCall(pj.Call):
             self._read_receive_stats()
             self._hung_up_here = True
             self.hangup(_op(0))
-
-
-def receive_stats(stat: pj.StreamStat) -> dict[str, float]:
-    """The jitter buffer's state and delay (ms; frames where named so) and RTCP's view."""
-    jb, rtcp = stat.jbuf, stat.rtcp
-    return {
-        "jb_avg_delay_ms": float(jb.avgDelayMsec),
-        "jb_min_delay_ms": float(jb.minDelayMsec),
-        "jb_max_delay_ms": float(jb.maxDelayMsec),
-        "jb_dev_delay_ms": float(jb.devDelayMsec),
-        "jb_prefetch_frames": float(jb.prefetch),
-        "jb_min_prefetch_frames": float(jb.minPrefetch),
-        "jb_max_prefetch_frames": float(jb.maxPrefetch),
-        "jb_burst_frames": float(jb.burst),
-        "jb_avg_burst_frames": float(jb.avgBurst),
-        "jb_size_frames": float(jb.size),
-        "jb_lost": float(jb.lost),
-        "jb_discard": float(jb.discard),
-        "jb_empty": float(jb.empty),
-        "rx_packets": float(rtcp.rxStat.pkt),
-        "rx_jitter_avg_ms": rtcp.rxStat.jitterUsec.mean / 1000.0,
-        "rtt_avg_ms": rtcp.rttUsec.mean / 1000.0,
-    }
 
 
 def _op(status_code: int) -> pj.CallOpParam:
