@@ -115,7 +115,7 @@ class InterimCommitStream(stt.RecognizeStream):
             async for item in self._input_ch:
                 if isinstance(item, rtc.AudioFrame):
                     inner.push_frame(item)
-                    level.push([item])
+                    level.add([item])
                     heard_s += item.duration
                     continue
                 if settling is not None:

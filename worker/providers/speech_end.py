@@ -62,14 +62,20 @@ class LineLevel:
         """A new utterance: its level is its own."""
         self._windows.clear()
 
-    def push(self, frames: list[rtc.AudioFrame]) -> bool:
-        """Adds one scored window; True if it is loud against the utterance so far."""
+    def add(self, frames: list[rtc.AudioFrame]) -> Window | None:
+        """Adds one window (its loudness is read only when the silence is: no percentile per
+        frame on the call's hot path)."""
         duration = sum(f.samples_per_channel / f.sample_rate for f in frames)
         if duration <= 0:
-            return False
-        level = max(level_dbfs(f) for f in frames)
-        self._windows.append(Window(level, duration))
-        return level >= self.threshold_db()
+            return None
+        window = Window(max(level_dbfs(f) for f in frames), duration)
+        self._windows.append(window)
+        return window
+
+    def push(self, frames: list[rtc.AudioFrame]) -> bool:
+        """Adds one scored window; True if it is loud against the utterance so far."""
+        window = self.add(frames)
+        return window is not None and window.level_db >= self.threshold_db()
 
     def threshold_db(self) -> float:
         """Windows under this level are quiet (relative to this utterance's loud windows)."""
@@ -138,7 +144,7 @@ class EndAtLastVoiceStream(vad.VADStream):
         if event.type == vad.VADEventType.START_OF_SPEECH:
             self._level.start()
         elif event.type == vad.VADEventType.INFERENCE_DONE:
-            self._level.push(event.frames)
+            self._level.add(event.frames)
         elif event.type == vad.VADEventType.END_OF_SPEECH:
             silence = end_silence_s(event, self._level)
             moved = silence - event.silence_duration
