@@ -7,10 +7,13 @@ for a worker whose last write hit a Redis that was restarting. Yet the call is o
 other workers end a dead worker's calls by deleting their rooms (`worker.heartbeat`).
 
 So a call that a worker took (its dial gate is claimed) is failed at once when two things
-say it is over: no live worker's lease names its room, and its room is gone from LiveKit.
-Either alone proves nothing: every lease runs out while Dialroom's Redis is away, and a room
-is briefly missing while livekit-server restarts under a worker that still serves it. A call
-younger than `SETTLE_S` is left alone, so a worker's first heartbeat naming it can land.
+say it is over: no live worker's lease names its room, and its room is gone from LiveKit or
+has nobody but agents in it. Either alone proves nothing: every lease runs out while
+Dialroom's Redis is away, and a room is briefly missing while livekit-server restarts under a
+worker that still serves it. A call younger than `SETTLE_S` is left alone, so a worker's
+first heartbeat naming it can land. An empty room counts as gone because livekit-server's
+record of a room outlives the server: a room it hosted when it was killed stays listed in
+LiveKit's Redis, with the participant count it had, and no node ever closes it.
 
 An inbound (or browser) call has no status: its worker writes its record when it ends, and a
 SIGKILLed worker writes none, so the call would never reach the history or `call.ended`. Its
@@ -44,10 +47,10 @@ TAKEN = frozenset({CallStatus.DIALING, CallStatus.RINGING, CallStatus.ANSWERED})
 SETTLE_S = 2 * LEASE_TTL_MS / 1000
 DETAIL = "its worker ended without reporting the call's end (worker or media server lost)"
 
-RoomExists = Callable[[str], Awaitable[bool]]
+RoomInUse = Callable[[str], Awaitable[bool]]
 
 
-async def fail_abandoned(redis: Redis, room_exists: RoomExists, *, now: float | None = None) -> int:
+async def fail_abandoned(redis: Redis, room_in_use: RoomInUse, *, now: float | None = None) -> int:
     """Fail every taken call no live worker serves and whose room is gone; how many."""
     now = time.time() if now is None else now
     served: frozenset[str] | None = None  # read once, and only when a call is old enough
@@ -62,7 +65,7 @@ async def fail_abandoned(redis: Redis, room_exists: RoomExists, *, now: float | 
         if request is None:
             continue
         served = served if served is not None else (await leases(redis)).live_rooms
-        if request.room_name in served or await room_exists(request.room_name):
+        if request.room_name in served or await room_in_use(request.room_name):
             continue
         moved = await transition(
             redis,
@@ -75,10 +78,10 @@ async def fail_abandoned(redis: Redis, room_exists: RoomExists, *, now: float | 
         if moved.moved:
             failed += 1
             logger.warning("call %s failed: %s", call_id, DETAIL, extra={"call_id": call_id})
-    return failed + await end_abandoned_inbound(redis, room_exists, now=now)
+    return failed + await end_abandoned_inbound(redis, room_in_use, now=now)
 
 
-async def end_abandoned_inbound(redis: Redis, room_exists: RoomExists, *, now: float) -> int:
+async def end_abandoned_inbound(redis: Redis, room_in_use: RoomInUse, *, now: float) -> int:
     """Write the record of every inbound or browser call whose worker is gone with its room
     and that left no record; how many."""
     served: frozenset[str] | None = None
@@ -87,7 +90,7 @@ async def end_abandoned_inbound(redis: Redis, room_exists: RoomExists, *, now: f
         if mark.direction == "outbound" or now - mark.answered_at < SETTLE_S:
             continue  # an outbound call ends by its status, above
         served = served if served is not None else (await leases(redis)).live_rooms
-        if mark.room in served or await room_exists(mark.room):
+        if mark.room in served or await room_in_use(mark.room):
             continue
         if await load_call_record(redis, mark.call_id) is not None:
             continue  # its worker wrote it: the archiver has it
@@ -121,6 +124,8 @@ def abandoned_record(mark: live_calls.LiveCall, now: float) -> CallRecord:
     )
 
 
-async def livekit_room_exists(lk: api.LiveKitAPI, room: str) -> bool:
-    """Whether livekit-server still has `room` (a TwirpError is raised, never taken as no)."""
-    return bool((await lk.room.list_rooms(api.ListRoomsRequest(names=[room]))).rooms)
+async def livekit_room_in_use(lk: api.LiveKitAPI, room: str) -> bool:
+    """Whether livekit-server has `room` with a caller, callee or web page in it (agents are
+    not counted); a TwirpError is raised, never taken as no."""
+    found = (await lk.room.list_rooms(api.ListRoomsRequest(names=[room]))).rooms
+    return any(listed.num_participants > 0 for listed in found)

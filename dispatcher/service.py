@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 
 from dialroom.outbound_http import OutboundPolicy
 from dispatcher import webhooks
-from dispatcher.abandoned import fail_abandoned, livekit_room_exists
+from dispatcher.abandoned import fail_abandoned, livekit_room_in_use
 from dispatcher.archive import Archiver
 from dispatcher.call_events import CallEventSource
 from dispatcher.campaigns import feed_campaigns
@@ -225,7 +225,7 @@ class Dispatcher:
                 agent_name=self.settings.agent_name,
                 wait_s=self.settings.inbound_wait_s,
             )
-            await fail_abandoned(self.redis, partial(livekit_room_exists, lk))
+            await fail_abandoned(self.redis, partial(livekit_room_in_use, lk))
         except (*TRANSIENT, api.TwirpError, DispatchRefused) as err:
             logger.warning("looking for untaken dispatches failed (%s); later", err)
 

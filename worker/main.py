@@ -44,6 +44,7 @@ from worker import (
 )
 from worker.bridge_loss import watch as watch_sip_bridge
 from worker.call_limits import CallLimits
+from worker.call_redis import call_redis
 from worker.call_state import CallState, new_call_state
 from worker.dispatch import read_dispatch
 from worker.greeting_cache import warm_in_background
@@ -99,7 +100,7 @@ async def entrypoint(ctx: JobContext) -> None:
         dispatch, room=ctx.job.room.name, default_persona=settings.default_persona
     )
     ctx.log_context_fields = {"call_id": state.call_id, "persona": state.persona}
-    redis = Redis.from_url(settings.redis_url)
+    redis = call_redis(settings.redis_url)
     ctx.add_shutdown_callback(lambda: finish.finish_call(state, redis))
     if isinstance(dispatch, DialRequest):  # joins the room while it dials
         started = await _dial_out(ctx, dispatch, state, redis)

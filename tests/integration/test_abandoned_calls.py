@@ -1,16 +1,19 @@
 """A call whose worker died mid-call is failed as soon as it is provably over, not after the
 sweep's hour (`dispatcher.abandoned`), against a real Redis: over means no live worker's
-lease names its room *and* its room is gone from LiveKit, since either alone also happens
-while a call goes on (Dialroom's Redis restarting; livekit-server restarting)."""
+lease names its room *and* its room is gone from LiveKit or has nobody but agents in it
+(checked against the real livekit-server), since either alone also happens while a call goes
+on (Dialroom's Redis restarting; livekit-server restarting)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from livekit import api, rtc
 from redis.asyncio import Redis
 
 from dialroom import dial_queue, live_calls, worker_lines
@@ -19,10 +22,13 @@ from dialroom.call_status import CallStatus, claim_dial, current_status
 from dialroom.calls import load_call_record, save_call_record
 from dialroom.dial import OutboundCall
 from dialroom.history import HistoryStore, open_history
-from dispatcher.abandoned import DETAIL, SETTLE_S, RoomExists, fail_abandoned
+from dialroom.settings import DEV_API_KEY, DEV_API_SECRET
+from dispatcher.abandoned import DETAIL, SETTLE_S, RoomInUse, fail_abandoned, livekit_room_in_use
 from dispatcher.archive import Archiver
 from dispatcher.call_events import CallEventSource
+from tests.support.dispatching import eventually, livekit
 from tests.support.history import sqlite_url
+from tests.support.stack import RunningStack
 from tests.support.statuses import walk
 from worker.call_state import CallState
 
@@ -41,7 +47,7 @@ async def answered(store: Redis) -> str:
     return call_id
 
 
-def rooms(*existing: str) -> RoomExists:
+def rooms(*existing: str) -> RoomInUse:
     async def exists(room: str) -> bool:
         return room in existing
 
@@ -160,3 +166,36 @@ async def test_an_inbound_call_whose_worker_wrote_its_record_keeps_it(store: Red
     record = await load_call_record(store, "in-done-1")
     assert record is not None and record.outcome == "caller_hung_up"
     assert await live_calls.orphans(store, now=time.time() + LATER) == ["in-done-1"]
+
+
+async def join(stack: RunningStack, room: str, identity: str, *, agent: bool) -> rtc.Room:
+    """A participant in `room` of the real livekit-server: an agent, or anyone else."""
+    grants = api.VideoGrants(room_join=True, room=room, agent=agent)
+    token = api.AccessToken(DEV_API_KEY, DEV_API_SECRET).with_identity(identity)
+    joined = rtc.Room()
+    await joined.connect(stack.state.livekit_url, token.with_grants(grants).to_jwt())
+    return joined
+
+
+async def test_a_room_counts_as_in_use_only_with_someone_but_agents_in_it(
+    stack: RunningStack,
+) -> None:
+    """Against the real livekit-server: an empty room is no proof a call goes on (a killed
+    server's rooms stay listed), an agent alone is not either, a caller is."""
+    room = "call-abandoned-in-use"
+    async with livekit(stack) as lk:
+        assert not await livekit_room_in_use(lk, room)  # never made
+        await lk.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=60))
+        assert not await livekit_room_in_use(lk, room)  # listed, nobody in it
+        agent = await join(stack, room, "agent-1", agent=True)
+        try:
+            await asyncio.sleep(0.5)  # the server stores the room's count as it changes
+            assert not await livekit_room_in_use(lk, room)
+            caller = await join(stack, room, "caller-1", agent=False)
+            try:
+                await eventually(lambda: livekit_room_in_use(lk, room), within_s=5)
+            finally:
+                await caller.disconnect()
+        finally:
+            await agent.disconnect()
+            await lk.room.delete_room(api.DeleteRoomRequest(room=room))

@@ -22,10 +22,11 @@ def redis_server(data_dir: Path, *, appendonly: bool = True) -> Iterator[int]:
 
 @contextmanager
 def redis_process(
-    data_dir: Path, *, appendonly: bool = True
+    data_dir: Path, *, appendonly: bool = True, port: int | None = None
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """As `redis_server`, with the process too (to pause it with SIGSTOP, say)."""
-    port = pick_free_ports(1).redis
+    """As `redis_server`, with the process too (to pause it with SIGSTOP, say); `port`
+    starts it again where a stopped one was."""
+    port = port or pick_free_ports(1).redis
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
         "redis-server",

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from dialroom import dnc
 from dialroom.calls import TranscriptLine
 from dialroom.redact import mask_number
+from worker.call_redis import call_redis
 from worker.call_state import CallState
 
 logger = logging.getLogger("dialroom.worker.do_not_call")
@@ -103,7 +104,7 @@ def do_not_call_tool(redis_url: str | None = None) -> llm.FunctionTool:
         or try to persuade them first. Afterwards tell them briefly that they will not be
         called again, and say goodbye."""
         url = redis_url or _worker_redis_url()
-        async with Redis.from_url(url) as redis:
+        async with call_redis(url) as redis:
             listed = await list_their_number(redis, ctx.userdata, how="agent listed")
         if not listed:
             raise ToolError("Their number is unknown; say you will pass the request on.")
