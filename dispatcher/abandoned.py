@@ -11,9 +11,10 @@ say it is over: no live worker's lease names its room, and its room is gone from
 has nobody but agents in it. Either alone proves nothing: every lease runs out while
 Dialroom's Redis is away, and a room is briefly missing while livekit-server restarts under a
 worker that still serves it. A call younger than `SETTLE_S` is left alone, so a worker's
-first heartbeat naming it can land. An empty room counts as gone because livekit-server's
-record of a room outlives the server: a room it hosted when it was killed stays listed in
-LiveKit's Redis, with the participant count it had, and no node ever closes it.
+first heartbeat naming it can land. An empty room counts as gone, and so does one no live
+node hosts: livekit-server's record of a room outlives the server (a room it hosted when it
+was killed stays listed in LiveKit's Redis, with the participant count it had), and the sweep
+hands such a room to a live node to close (`dispatcher.orphan_rooms`).
 
 An inbound (or browser) call has no status: its worker writes its record when it ends, and a
 SIGKILLed worker writes none, so the call would never reach the history or `call.ended`. Its
@@ -40,6 +41,7 @@ from dialroom.call_status import CallStatus, current_status, dial_claimed, trans
 from dialroom.calls import CallRecord, load_call_record, save_call_record
 from dialroom.dial_queue import active_calls, load_request
 from dialroom.worker_lines import LEASE_TTL_MS, leases
+from dispatcher import orphan_rooms
 
 logger = logging.getLogger("dialroom.dispatcher")
 
@@ -126,6 +128,9 @@ def abandoned_record(mark: live_calls.LiveCall, now: float) -> CallRecord:
 
 async def livekit_room_in_use(lk: api.LiveKitAPI, room: str) -> bool:
     """Whether livekit-server has `room` with a caller, callee or web page in it (agents are
-    not counted); a TwirpError is raised, never taken as no."""
+    not counted) on a live node (a killed server's room is handed over to close:
+    `dispatcher.orphan_rooms`); any other TwirpError is raised, never taken as no."""
     found = (await lk.room.list_rooms(api.ListRoomsRequest(names=[room]))).rooms
-    return any(listed.num_participants > 0 for listed in found)
+    if not any(listed.num_participants > 0 for listed in found):
+        return False
+    return await orphan_rooms.room_dispatches(lk, room) is not None

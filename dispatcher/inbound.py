@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 from dialroom.calls import CallRecord, save_call_record
 from dialroom.dial import DialRequest, InboundDispatch
 from dialroom.worker_lines import free_lines
+from dispatcher import orphan_rooms
 
 logger = logging.getLogger("dialroom.dispatcher")
 
@@ -56,25 +57,34 @@ async def redispatch_inbound(
     for room in rooms:
         if not room.name.startswith(INBOUND_PREFIX) or room.num_participants != 1:
             continue  # the caller alone; an agent in the room makes two (a live call)
-        untaken = await _untaken(lk, room.name, agent_name)
-        caller = await _caller(lk, room.name) if untaken else None
-        if caller is None:
-            continue
-        if now - _opened_s(room) >= wait_s:
-            await _end(redis, lk, room, untaken[0], caller, now)
-        elif all(now - _created_s(d) >= GRACE_S for d in untaken) and await free_lines(redis) > 0:
-            await _dispatch_again(lk, untaken[0])
-            again += 1
+        try:
+            again += await _offer_again(redis, lk, room, agent_name, wait_s, now)
+        except api.TwirpError as err:  # this room's trouble; the next room may be fine
+            logger.warning("room %s: its waiting caller was not looked at (%s)", room.sid, err)
     return again
 
 
+async def _offer_again(
+    redis: Redis, lk: api.LiveKitAPI, room: api.Room, agent_name: str, wait_s: float, now: float
+) -> int:
+    """Offer one room's waiting caller again (1), or end the call when it waited too long."""
+    untaken = await _untaken(lk, room.name, agent_name)
+    caller = await _caller(lk, room.name) if untaken else None
+    if caller is None:
+        return 0
+    if now - _opened_s(room) >= wait_s:
+        await _end(redis, lk, room, untaken[0], caller, now)
+    elif all(now - _created_s(d) >= GRACE_S for d in untaken) and await free_lines(redis) > 0:
+        await _dispatch_again(lk, untaken[0])
+        return 1
+    return 0
+
+
 async def _untaken(lk: api.LiveKitAPI, room: str, agent_name: str) -> list[api.AgentDispatch]:
-    """The room's inbound dispatches for our agent, if no job was ever made for any of them."""
-    ours = [
-        d
-        for d in await lk.agent_dispatch.list_dispatch(room_name=room)
-        if d.agent_name == agent_name
-    ]
+    """The room's inbound dispatches for our agent, if no job was ever made for any of them
+    (none for a killed livekit-server's room: nobody waits in it)."""
+    dispatches = await orphan_rooms.room_dispatches(lk, room)
+    ours = [d for d in dispatches or [] if d.agent_name == agent_name]
     if any(d.state.jobs for d in ours) or any(_outbound(d) for d in ours):
         return []
     return ours

@@ -217,17 +217,26 @@ class Dispatcher:
     async def _redispatch(self, lk: api.LiveKitAPI) -> None:
         """Dispatch again what no worker took: outbound calls, then inbound ones; fail the
         calls a dead worker left (`dispatcher.abandoned`)."""
-        try:
-            await redispatch_untaken(self.redis, lk, self.settings)
-            await redispatch_inbound(
+        steps: dict[str, Callable[[], Awaitable[int]]] = {
+            "outbound calls no worker took": partial(
+                redispatch_untaken, self.redis, lk, self.settings
+            ),
+            "inbound callers no worker took": partial(
+                redispatch_inbound,
                 self.redis,
                 lk,
                 agent_name=self.settings.agent_name,
                 wait_s=self.settings.inbound_wait_s,
-            )
-            await fail_abandoned(self.redis, partial(livekit_room_in_use, lk))
-        except (*TRANSIENT, api.TwirpError, DispatchRefused) as err:
-            logger.warning("looking for untaken dispatches failed (%s); later", err)
+            ),
+            "calls a dead worker left": partial(
+                fail_abandoned, self.redis, partial(livekit_room_in_use, lk)
+            ),
+        }
+        for what, step in steps.items():  # one failing does not stop the others
+            try:
+                await step()
+            except (*TRANSIENT, api.TwirpError, DispatchRefused) as err:
+                logger.warning("looking for %s failed (%s); later", what, err)
 
     def _block_ms(self) -> int:
         return max(1, int(self.settings.poll_interval_s * 1000))
