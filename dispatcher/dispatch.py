@@ -5,9 +5,10 @@ one already carries this call and attempt (a dispatcher killed after dispatching
 acknowledging, comes back to a job that is already done). A `fresh` attempt skips that look:
 the caller has just moved the call to `dialing` itself, and no dispatch of an attempt is ever
 created before its move to `dialing` (a compare-and-set that succeeds once per attempt), so
-there is nothing to find; and it sends no `CreateRoom` either (`CreateAgentDispatch` creates
-the room, see `_create_dispatch`): one LiveKit round trip on the queue's path instead of
-three. A retry after a failed request is never fresh (the request may have reached LiveKit).
+there is nothing to find; and it is one request: a first attempt's `CreateRoom` carrying the
+dispatch, a later attempt's `CreateAgentDispatch` (see `_create_dispatch`), one LiveKit round
+trip on the queue's path instead of three. A retry after a failed request is never fresh (the
+request may have reached LiveKit).
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ async def _create_dispatch(
     `room.empty_timeout` (`stack.configs` renders ROOM_EMPTY_TIMEOUT_S there), and adds the
     dispatch to a room that exists and launches its job, so a retry reusing the room name is
     dispatched too. With `auto_create` off it answers not_found: the room is created then."""
+    if empty_timeout_s and request.attempt == 1:
+        await _create_room_with_dispatch(lk, request, agent_name, empty_timeout_s)
+        return
     dispatch = api.CreateAgentDispatchRequest(
         agent_name=agent_name, room=request.room_name, metadata=request.dispatch_metadata()
     )
@@ -88,3 +92,22 @@ async def _create_dispatch(
             api.CreateRoomRequest(name=request.room_name, empty_timeout=empty_timeout_s)
         )
         await lk.agent_dispatch.create_dispatch(dispatch)
+
+
+async def _create_room_with_dispatch(
+    lk: api.LiveKitAPI, request: DialRequest, agent_name: str, empty_timeout_s: int
+) -> None:
+    """A call's first attempt: its room (named for the new call id, so it does not exist yet)
+    created with the dispatch in its configuration, one round trip as `CreateAgentDispatch`.
+    Why not that: a room livekit-server creates without dispatches in its configuration gets
+    a default one for agent name "" (v1.13.5, `rtc/room.go: createAgentDispatchesFromRoomAgent`),
+    whose job request waits out psrpc's server selection (1 s, "no response from servers") in
+    the agent client's pool of 50, the pool every real job request of a burst goes through.
+    A room that exists keeps its configuration (livekit-server reads it only when it builds
+    the room), so a later attempt, which reuses the room's name, uses `CreateAgentDispatch`."""
+    dispatch = api.RoomAgentDispatch(agent_name=agent_name, metadata=request.dispatch_metadata())
+    await lk.room.create_room(
+        api.CreateRoomRequest(
+            name=request.room_name, empty_timeout=empty_timeout_s, agents=[dispatch]
+        )
+    )

@@ -1,8 +1,8 @@
 """The dispatcher's per-call round trips on the queue's path (`bench/README.md`, the queue
 stage of `post_to_invite`): the free-line count reads every live call in a few pipelined round
-trips, not two per call, and a fresh attempt is dispatched in one request (no `CreateRoom`,
-no listing of the room's dispatches first), while a restarted one still looks (nothing
-dispatched twice).
+trips, not two per call, and a fresh attempt is dispatched in one request (a first attempt's
+`CreateRoom` carrying the dispatch, a later one's `CreateAgentDispatch`; no listing of the
+room's dispatches first), while a restarted one still looks (nothing dispatched twice).
 
 Redis is real; LiveKit is a mock specced on livekit-api's own service classes.
 """
@@ -55,11 +55,24 @@ async def request_of(store: Redis) -> DialRequest:
     return request
 
 
-async def test_a_fresh_attempt_skips_the_dispatch_listing(store: Redis) -> None:
+async def test_a_fresh_first_attempt_is_one_room_carrying_its_dispatch(store: Redis) -> None:
     request = await request_of(store)
     lk = fake_livekit([])
     assert await dispatch_once(lk, request, agent_name="a", empty_timeout_s=60, fresh=True)
-    lk.room.create_room.assert_not_awaited()  # CreateAgentDispatch creates the room
+    lk.room.create_room.assert_awaited_once()
+    created = lk.room.create_room.await_args.args[0]
+    assert [(d.agent_name, d.metadata) for d in created.agents] == [
+        ("a", request.dispatch_metadata())
+    ]
+    lk.agent_dispatch.list_dispatch.assert_not_awaited()
+    lk.agent_dispatch.create_dispatch.assert_not_awaited()
+
+
+async def test_a_fresh_later_attempt_skips_the_dispatch_listing(store: Redis) -> None:
+    request = (await request_of(store)).model_copy(update={"attempt": 2})
+    lk = fake_livekit([])
+    assert await dispatch_once(lk, request, agent_name="a", empty_timeout_s=60, fresh=True)
+    lk.room.create_room.assert_not_awaited()  # CreateAgentDispatch reuses or creates the room
     lk.agent_dispatch.list_dispatch.assert_not_awaited()
     lk.agent_dispatch.create_dispatch.assert_awaited_once()
 
@@ -77,7 +90,7 @@ async def test_a_held_attempt_already_dispatched_is_not_dispatched_again(store: 
 
 async def test_a_livekit_that_does_not_create_rooms_gets_the_room_first(store: Redis) -> None:
     """`room.auto_create` off: the dispatch is refused not_found, the room made, then sent."""
-    request = await request_of(store)
+    request = (await request_of(store)).model_copy(update={"attempt": 2})
     lk = fake_livekit([])
     missing = api.TwirpError("not_found", "room not found", status=404)
     lk.agent_dispatch.create_dispatch.side_effect = [missing, api.AgentDispatch()]

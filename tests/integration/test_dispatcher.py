@@ -37,7 +37,7 @@ from dialroom.call_status import (
 from dialroom.paths import ROOT
 from dialroom.settings import DEV_API_KEY, DEV_API_SECRET, DEV_DIALROOM_API_KEY
 from dialroom.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from dispatcher.dispatch import dispatch_once
+from dispatcher.dispatch import carries, dispatch_once
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from dispatcher.stream import Job
@@ -336,16 +336,19 @@ async def test_every_status_is_posted_to_the_callback_url_signed_and_in_order(
 async def test_a_fresh_dispatch_creates_its_room_and_a_retry_there_is_dispatched(
     stack: RunningStack, store: Redis
 ) -> None:
-    """A fresh attempt is one `CreateAgentDispatch`, no `CreateRoom`: livekit-server creates the
-    room with livekit.yaml's `room.empty_timeout` (ROOM_EMPTY_TIMEOUT_S, rendered by
-    `stack.configs`), and a later attempt in the same still-open room is dispatched as well."""
+    """A call's first attempt is one `CreateRoom` carrying its dispatch: the room has the
+    dispatcher's empty timeout and our dispatch only, not livekit-server's default one for
+    agent "" (whose job request would wait out psrpc in the agent client's pool). A later
+    attempt in the same still-open room is one `CreateAgentDispatch`, and is dispatched too."""
     request = await dial_queue.load_request(store, await place(store))
     assert request is not None
     async with livekit(stack) as lk:
         assert await dispatch_once(lk, request, agent_name=AGENT, empty_timeout_s=60, fresh=True)
         found = await lk.room.list_rooms(api.ListRoomsRequest(names=[request.room_name]))
+        first = await lk.agent_dispatch.list_dispatch(room_name=request.room_name)
         retry = request.model_copy(update={"attempt": 2})
         assert await dispatch_once(lk, retry, agent_name=AGENT, empty_timeout_s=60, fresh=True)
     [room] = found.rooms
-    assert room.empty_timeout == DispatcherSettings().room_empty_timeout_s != 60
+    assert room.empty_timeout == 60
+    assert [(d.agent_name, carries(d, request)) for d in first] == [(AGENT, True)]
     assert [r.attempt for r in await dispatched(stack, request.call_id)] == [1, 2]
