@@ -15,8 +15,10 @@ Every hop is placed on one clock (`time.time()`: the phone, the fakes and the wo
 machine), from the caller's last voiced sample as the phone sent it:
 
 - end of speech at the worker: the worker's audio reaching the STT (the Azure fake's receipt
-  of the line's last voiced audio). The worker's own stage times (call record `turns`) count
-  from its end of speech, which this stands for: end of turn, transcript, first audio out.
+  of the line's last voiced audio); and where the worker's VAD placed the end of speech (the
+  call record's `caller_stopped_at`, wall clock). The worker's own stage times (call record
+  `turns`) count from the latter: end of turn, transcript; first audio out is the record's
+  `agent_started_at`.
 - LLM asked / TTS asked: the fakes' receipt of the requests; first token / first audio adds the
   worker's measured `llm_ttft_s` / `tts_ttfb_s`.
 - Azure's own final: when the fake sent it; with `stt.end_turn_on_interim` it is off the path.
@@ -69,6 +71,7 @@ NUMBER = "2198"
 HOPS = (
     ("caller_sent", "caller's last voiced packet left the phone (network)"),
     ("voice_at_worker", "end of speech at the worker (audio at STT)"),
+    ("worker_end_of_speech", "end of speech as the worker's VAD placed it"),
     ("end_of_turn", "end of turn decided (worker)"),
     ("transcript", "final transcript (worker)"),
     ("llm_asked", "LLM asked (fake)"),
@@ -157,8 +160,16 @@ def turn_hops(
     tts = first_after([r.at for r in cloud.requests_to("tts")], stopped_at)
     final = first_after(fakes.azure.finals_sent_at, stopped_at)
     if voice is not None:
-        anchor = voice - stopped_at
-        hops["voice_at_worker"] = anchor
+        hops["voice_at_worker"] = voice - stopped_at
+    # The worker's stage times count from its VAD's end of speech: its wall clock of that
+    # moment (`caller_stopped_at`, records since 2026-12-06) places them exactly; an older
+    # record's are placed from the STT's receipt of the audio instead.
+    if worker.get("caller_stopped_at") is not None:
+        anchor: float | None = float(worker["caller_stopped_at"]) - stopped_at
+        hops["worker_end_of_speech"] = anchor
+    else:
+        anchor = hops.get("voice_at_worker")
+    if anchor is not None:
         for hop, stage in (
             ("end_of_turn", "end_of_turn_s"),
             ("transcript", "stt_s"),
@@ -166,6 +177,8 @@ def turn_hops(
         ):
             if worker.get(stage) is not None:
                 hops[hop] = anchor + float(worker[stage])
+    if worker.get("agent_started_at") is not None:
+        hops["worker_audio_out"] = float(worker["agent_started_at"]) - stopped_at
     for hop, asked, stage in ((("llm", llm, "llm_ttft_s")), ("tts", tts, "tts_ttfb_s")):
         if asked is not None:
             hops[f"{hop}_asked"] = asked - stopped_at

@@ -41,6 +41,10 @@ class TurnLatency(BaseModel):
     llm_ttft_s: float | None = None  # LLM request -> first token
     tts_ttfb_s: float | None = None  # first text to the TTS -> first audio
     voice_to_voice_s: float | None = None
+    # wall clock (`time.time()`) of the two ends of voice_to_voice_s, as the worker placed them:
+    # the caller's end of speech (its VAD) and the agent's first audio played out
+    caller_stopped_at: float | None = None
+    agent_started_at: float | None = None
 
 
 class Usage(BaseModel):

@@ -82,6 +82,8 @@ class CallState:
                     llm_ttft_s=_seconds(metrics.get("llm_node_ttft")),
                     tts_ttfb_s=_seconds(metrics.get("tts_node_ttfb")),
                     voice_to_voice_s=_seconds(metrics.get("e2e_latency")),
+                    caller_stopped_at=_wall_clock(caller.get("stopped_speaking_at")),
+                    agent_started_at=_wall_clock(metrics.get("started_speaking_at")),
                 )
             )
 
@@ -158,6 +160,10 @@ def remembered_for(state: CallState) -> float | None:
 
 def _seconds(value: object) -> float | None:
     return round(float(value), 3) if isinstance(value, int | float) and value >= 0 else None
+
+
+def _wall_clock(value: object) -> float | None:
+    return round(float(value), 3) if isinstance(value, int | float) and value > 0 else None
 
 
 def _add(totals: dict[str, float], name: str, value: float) -> None:

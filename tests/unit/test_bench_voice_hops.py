@@ -35,3 +35,17 @@ def test_hops_count_from_the_callers_last_voice() -> None:
         "azure_final": 1.2,
     }
     assert hops == pytest.approx(expected)
+
+
+def test_a_record_with_the_workers_own_clock_places_its_stages_from_it() -> None:
+    """`caller_stopped_at` / `agent_started_at` (wall clock) replace the STT-receipt anchor."""
+    cloud, azure = FakeCloud(), AzureSpeechFake(phrase="Tuesday", final_after_s=1.0)
+    azure.voice_ended_at = [100.2]
+    worker = {"end_of_turn_s": 0.4, "stt_s": 0.35, "voice_to_voice_s": 1.1,
+              "caller_stopped_at": 100.12, "agent_started_at": 101.25}  # fmt: skip
+    hops = turn_hops(100.0, 1.5, worker, Fakes(cloud=cloud, azure=azure))
+    assert hops["voice_at_worker"] == pytest.approx(0.2)
+    assert hops["worker_end_of_speech"] == pytest.approx(0.12)
+    assert hops["end_of_turn"] == pytest.approx(0.52)
+    assert hops["transcript"] == pytest.approx(0.47)
+    assert hops["worker_audio_out"] == pytest.approx(1.25)

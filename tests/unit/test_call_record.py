@@ -14,7 +14,12 @@ def new_state() -> CallState:
 
 
 CALLER = {"end_of_turn_delay": 0.41, "transcription_delay": 0.2, "stopped_speaking_at": 5.0}
-AGENT = {"llm_node_ttft": 0.0123, "tts_node_ttfb": 0.15, "e2e_latency": 0.8}
+AGENT = {
+    "llm_node_ttft": 0.0123,
+    "tts_node_ttfb": 0.15,
+    "e2e_latency": 0.8,
+    "started_speaking_at": 5.8,
+}
 
 
 def test_a_caller_turn_and_its_reply_make_one_turn_of_latency() -> None:
@@ -25,6 +30,7 @@ def test_a_caller_turn_and_its_reply_make_one_turn_of_latency() -> None:
     (turn,) = state.record().turns
     assert (turn.end_of_turn_s, turn.stt_s) == (0.41, 0.2)
     assert (turn.llm_ttft_s, turn.tts_ttfb_s, turn.voice_to_voice_s) == (0.012, 0.15, 0.8)
+    assert (turn.caller_stopped_at, turn.agent_started_at) == (5.0, 5.8)  # wall clock, both ends
 
 
 def test_missing_or_negative_metrics_are_not_measured() -> None:
@@ -33,6 +39,7 @@ def test_missing_or_negative_metrics_are_not_measured() -> None:
     state.measured("assistant", {"e2e_latency": -1.0, "llm_node_ttft": 0.3})
     (turn,) = state.turns
     assert turn.voice_to_voice_s is None and turn.end_of_turn_s is None
+    assert turn.caller_stopped_at is None and turn.agent_started_at is None
     assert turn.llm_ttft_s == 0.3
 
 
