@@ -47,6 +47,7 @@ from callcheck.voice import THRESHOLD
 from dialroom.paths import ROOT
 from dialroom.settings import DEV_API_KEY, DEV_API_SECRET
 from dispatcher.inbound import INBOUND_PREFIX
+from tests.support.room_guest import room_token
 from tests.support.stack import RunningStack, running_stack
 
 RATE = 8000  # the phone's WAV: G.711's rate
@@ -126,8 +127,6 @@ class Echo:
         return list((await lk.room.list_rooms(api.ListRoomsRequest())).rooms)
 
     async def _echo(self, name: str) -> None:
-        grants = api.VideoGrants(room_join=True, room=name)
-        token = api.AccessToken(DEV_API_KEY, DEV_API_SECRET).with_identity("echo")
         room = rtc.Room()
         source = rtc.AudioSource(ECHO_RATE, 1, queue_size_ms=200)  # as livekit-agents' output
         tasks: set[asyncio.Task[None]] = set()
@@ -138,7 +137,7 @@ class Echo:
                 tasks.add(task)
 
         room.on("track_subscribed", subscribed)
-        await room.connect(self.url, token.with_grants(grants).to_jwt())
+        await room.connect(self.url, room_token(name, "echo"))
         track = rtc.LocalAudioTrack.create_audio_track("echo", source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         await room.local_participant.publish_track(track, options)

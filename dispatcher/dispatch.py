@@ -50,6 +50,9 @@ async def dispatch_once(
     (5xx, 429) for failures worth retrying.
     """
     try:
+        if fresh and request.attempt == 1 and empty_timeout_s:
+            await _create_room_with_dispatch(lk, request, agent_name, empty_timeout_s)
+            return True
         if fresh:
             await _create_dispatch(lk, request, agent_name, empty_timeout_s=empty_timeout_s)
             return True
@@ -77,9 +80,6 @@ async def _create_dispatch(
     `room.empty_timeout` (`stack.configs` renders ROOM_EMPTY_TIMEOUT_S there), and adds the
     dispatch to a room that exists and launches its job, so a retry reusing the room name is
     dispatched too. With `auto_create` off it answers not_found: the room is created then."""
-    if empty_timeout_s and request.attempt == 1:
-        await _create_room_with_dispatch(lk, request, agent_name, empty_timeout_s)
-        return
     dispatch = api.CreateAgentDispatchRequest(
         agent_name=agent_name, room=request.room_name, metadata=request.dispatch_metadata()
     )

@@ -10,8 +10,8 @@ answered one (`tests/e2e/test_crash_matrix.py` caught it).
 Every write a call makes is safe to repeat: its record is a SET and ZADDs, a status move is a
 compare-and-set that reads the status again (`dialroom.call_status.transition`), a do-not-call
 entry is a set member. So the client retries a refused or dropped connection for
-`RIDE_OUT_S`, which fits the job's 10 s shutdown (livekit's `shutdown_process_timeout`) with
-room for the post-call summary's own limit.
+`ride_out_s()` in all (5.6 s), which fits the job's 10 s shutdown (livekit's
+`shutdown_process_timeout`) with room for the post-call summary's own limit.
 """
 
 from __future__ import annotations
@@ -26,16 +26,18 @@ RETRIES = 12  # 0.2 + 0.4 + 10 x 0.5: 5.6 s of waiting, then the error is raised
 CONNECT_TIMEOUT_S = 2.0  # a Redis that takes a connection and says nothing is a retry too
 
 
+def _backoff() -> ExponentialBackoff:
+    return ExponentialBackoff(cap=LONGEST_WAIT_S, base=FIRST_WAIT_S)
+
+
 def ride_out_s() -> float:
     """How long a write waits for Redis in all, without the connect timeouts."""
-    backoff = ExponentialBackoff(cap=LONGEST_WAIT_S, base=FIRST_WAIT_S)
+    backoff = _backoff()
     return sum(backoff.compute(failures) for failures in range(1, RETRIES + 1))
 
 
 def call_redis(url: str) -> Redis:
     """A client for one call's writes (see the module)."""
     return Redis.from_url(
-        url,
-        retry=Retry(ExponentialBackoff(cap=LONGEST_WAIT_S, base=FIRST_WAIT_S), RETRIES),
-        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        url, retry=Retry(_backoff(), RETRIES), socket_connect_timeout=CONNECT_TIMEOUT_S
     )

@@ -22,12 +22,12 @@ from dialroom.call_status import CallStatus, claim_dial, current_status
 from dialroom.calls import load_call_record, save_call_record
 from dialroom.dial import OutboundCall
 from dialroom.history import HistoryStore, open_history
-from dialroom.settings import DEV_API_KEY, DEV_API_SECRET
 from dispatcher.abandoned import DETAIL, SETTLE_S, RoomInUse, fail_abandoned, livekit_room_in_use
 from dispatcher.archive import Archiver
 from dispatcher.call_events import CallEventSource
 from tests.support.dispatching import eventually, livekit
 from tests.support.history import sqlite_url
+from tests.support.room_guest import room_token
 from tests.support.stack import RunningStack
 from tests.support.statuses import walk
 from worker.call_state import CallState
@@ -170,10 +170,8 @@ async def test_an_inbound_call_whose_worker_wrote_its_record_keeps_it(store: Red
 
 async def join(stack: RunningStack, room: str, identity: str, *, agent: bool) -> rtc.Room:
     """A participant in `room` of the real livekit-server: an agent, or anyone else."""
-    grants = api.VideoGrants(room_join=True, room=room, agent=agent)
-    token = api.AccessToken(DEV_API_KEY, DEV_API_SECRET).with_identity(identity)
     joined = rtc.Room()
-    await joined.connect(stack.state.livekit_url, token.with_grants(grants).to_jwt())
+    await joined.connect(stack.state.livekit_url, room_token(room, identity, agent=agent))
     return joined
 
 

@@ -16,11 +16,16 @@ from dialroom.settings import DEV_API_KEY, DEV_API_SECRET
 JOINED = "joined"
 
 
+def room_token(room: str, identity: str, *, agent: bool = False) -> str:
+    """A dev-key token to join `room` as `identity` (an agent's, with `agent`)."""
+    grants = api.VideoGrants(room_join=True, room=room, agent=agent)
+    token = api.AccessToken(DEV_API_KEY, DEV_API_SECRET).with_identity(identity)
+    return token.with_grants(grants).to_jwt()
+
+
 async def stay(url: str, room: str) -> None:
-    grants = api.VideoGrants(room_join=True, room=room)
-    token = api.AccessToken(DEV_API_KEY, DEV_API_SECRET).with_identity(f"guest-{room}")
     joined = rtc.Room()
-    await joined.connect(url, token.with_grants(grants).to_jwt())
+    await joined.connect(url, room_token(room, f"guest-{room}"))
     print(JOINED, flush=True)
     await asyncio.Event().wait()  # until killed
 
