@@ -67,7 +67,9 @@ def test_triage_hands_a_caller_who_wants_to_book_to_the_booking_persona(
     text = transcribe_wav(heard).lower()
     assert "front desk" in text and "put you through" in text, text
     assert "booking desk here" in text, f"the booking persona never answered: {text!r}"
-    assert "booked for tuesday" in text, f"the booking persona did not take the day: {text!r}"
+    # What the phone heard goes through Whisper ("you are book for tuesday" happens); the
+    # exact words are checked in the record below.
+    assert "for tuesday" in text, f"the booking persona did not take the day: {text!r}"
     assert result.call.remote_hangup, "the booking persona hangs up after its goodbye"
 
     record = _new_record(client, before)
