@@ -43,7 +43,8 @@ from bench.call_profile import CallProfile
 from bench.capacity_levels import P95_GROWTH, Level, Round, report, sustained
 from bench.first_call import CALLER_LINE, CallTiming, measure, speech_span
 from bench.process_tree import PARTS, SAMPLE_S, PartSampler
-from callcheck.phone import PhoneError, start_dialing
+from callcheck.phone import PhoneError, PhoneProcess, start_dialing
+from callcheck.phone_cli import MAX_CALLS
 from dialroom.paths import ROOT
 from dialroom.worker_lines import free_lines
 from tests.support.cloud_fakes import FakeCloud
@@ -90,6 +91,19 @@ def wait_for_free_lines(stack: RunningStack, lines: int) -> int:
     return asyncio.run(poll())
 
 
+def _measured(
+    phone: PhoneProcess, *, first: int, calls: int, span: tuple[float, float]
+) -> list[CallTiming]:
+    """The timings of a phone's calls, numbered from `first`; all failed if the phone did."""
+    try:
+        result = phone.result(HANG_UP_S + 40)
+    except PhoneError as err:
+        return [CallTiming(call=first + i, failure=f"phone: {err}") for i in range(calls)]
+    timings = [measure(call, first + i, span) for i, call in enumerate(result.calls)]
+    why = f"phone: {result.error or 'call never placed'}"
+    return timings + [CallTiming(call=first + i, failure=why) for i in range(len(timings), calls)]
+
+
 def run_round(
     stack: RunningStack,
     sampler: PartSampler,
@@ -97,6 +111,7 @@ def run_round(
     folder: Path,
     *,
     hang_up_expected: bool,
+    phone_per_call: bool = False,
     profile: CallProfile | None = None,
 ) -> Round:
     with sampler:
@@ -105,27 +120,26 @@ def run_round(
     caller_span = speech_span(CALLER_LINE)
     folder.mkdir(parents=True, exist_ok=True)
     with sampler, ExitStack() as phones:
+        per_phone = 1 if phone_per_call else min(calls, MAX_CALLS)  # an endpoint's ceiling
         started = [
             phones.enter_context(
                 start_dialing(
                     stack.state.sip_uri,
                     result_dir=folder,
                     play=[(CALLER_LINE, PLAY_AT_S)],
-                    record=folder / f"call-{i:02d}.wav",
+                    record=folder / f"call-{first:02d}.wav",
                     hangup_after=HANG_UP_S,
                     timeout=HANG_UP_S + 20,
+                    calls=per_phone,
                 )
             )
-            for i in range(1, calls + 1)
+            for first in range(1, calls + 1, per_phone)
         ]
         if profile is not None:
             profile.start(lambda: busiest_call_process(sampler))
         timings = []
-        for index, phone in enumerate(started, start=1):
-            try:
-                timings.append(measure(phone.result(HANG_UP_S + 40).call, index, caller_span))
-            except PhoneError as err:
-                timings.append(CallTiming(call=index, failure=f"phone: {err}"))
+        for phone in started:
+            timings += _measured(phone, first=len(timings) + 1, calls=per_phone, span=caller_span)
         if profile is not None:
             profile.join()
     for timing in timings:
@@ -159,6 +173,12 @@ def main(
     profile_at: Annotated[
         int, typer.Option(min=1, help="Profile a call process at this many calls (or the most).")
     ] = 8,
+    phone_per_call: Annotated[
+        bool,
+        typer.Option(
+            help="One phone process per call (before 2026-12-06) instead of one per 4 calls."
+        ),
+    ] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Raw numbers here.")] = None,
     run_dir: Annotated[Path, typer.Option(help="The stack's run directory.")] = ROOT
     / ".run"
@@ -200,6 +220,7 @@ def main(
                             calls,
                             folder,
                             hang_up_expected=not cloud,
+                            phone_per_call=phone_per_call,
                             profile=profiling,
                         )
                     )

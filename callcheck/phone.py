@@ -60,13 +60,17 @@ def start_dialing(
     timeout: float = 60.0,
     headers: Mapping[str, str] | None = None,
     bind: str | None = None,
+    calls: int = 1,
 ) -> PhoneProcess:
     """Place one call in the background; the phone gives up after `timeout` seconds.
 
     `headers` go on the INVITE (a carrier's `X-Customer-Id`); `bind` is the loopback address
     the phone calls from (SIP and RTP), e.g. 127.0.0.2 to test a trunk's allowed addresses.
+    `calls` places that many at once from one process, each with the same script (a bench's
+    load: one PJSUA endpoint costs less CPU per call than a process each).
     """
     argv = ["dial", "--uri", uri, "--from-user", from_user, "--duration", str(timeout)]
+    argv += ["--calls", str(calls)]
     for name, value in (headers or {}).items():
         argv += ["--header", f"{name}: {value}"]
     if bind is not None:

@@ -12,6 +12,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+# Calls one endpoint holds at once: pjsua2-python's wheel is built with PJSUA_MAX_CALLS 4
+# (a fifth `makeCall` fails PJ_ETOOMANY whatever `maxCalls` says; measured 2026-12-06).
+MAX_CALLS = 4
+
 
 def _timed(value: str) -> tuple[str, float]:
     """`THING@SECONDS` (or just `THING`, meaning at 0 s)."""
@@ -24,6 +28,13 @@ def _header(value: str) -> tuple[str, str]:
     if not sep or not name.strip():
         raise argparse.ArgumentTypeError(f"not a header (NAME: VALUE): {value}")
     return name.strip(), text.strip()
+
+
+def _calls(value: str) -> int:
+    n = int(value)
+    if not 1 <= n <= MAX_CALLS:
+        raise argparse.ArgumentTypeError(f"1 to {MAX_CALLS} calls (PJSUA's ceiling), not {n}")
+    return n
 
 
 def _wav(value: str) -> Path:
@@ -65,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
         help="extra SIP header on the INVITE (repeatable)",
     )
     dial_p.add_argument("--bind", metavar="IP", help="loopback address to call from (127.0.0.2)")
+    dial_p.add_argument(
+        "--calls",
+        type=_calls,
+        default=1,
+        metavar="N",
+        help=f"place N calls at once (1-{MAX_CALLS}), each with the same script "
+        "(--record: WAV, WAV-2.wav, ...)",
+    )
     answer_p = modes.add_parser("answer", help="answer incoming calls", epilog=TIMING_HELP)
     answer_p.add_argument("--port", type=int, required=True, help="SIP port to listen on")
     answer_p.add_argument("--code", type=int, default=200, help="final answer; 0 = ring forever")

@@ -304,7 +304,9 @@ class Phone:
         return call
 
     def dial(self, uri: str) -> None:
-        call = PhoneCall(self.account, pj.PJSUA_INVALID_ID, script=self.script, n=0)
+        """Place one more call; the n-th records to the script's n-th recording."""
+        n = len(self.calls)
+        call = PhoneCall(self.account, pj.PJSUA_INVALID_ID, script=self.script, n=n)
         call.on_refer = self._referred_call
         self.calls.append(call)
         call.outcome.invite_sent_at = time.time()
@@ -391,7 +393,8 @@ def run(args: argparse.Namespace) -> PhoneResult:
     print(f"{READY_MARK} {phone.port}", flush=True)
     try:
         if args.mode == "dial":
-            phone.dial(args.uri)
+            for _ in range(args.calls):
+                phone.dial(args.uri)
         phone.run(deadline)
     except pj.Error as e:
         phone.hang_up_all(grace_s=1.0)

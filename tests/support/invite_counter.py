@@ -30,7 +30,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_MARK = "COUNTER READY"  # printed once the SIP port is bound; value is the local port
 CALL_ID_HEADER = "x-dialroom-call-id"
 HOST = "127.0.0.1"
-MAX_CALLS = 32  # PJSUA's compiled-in ceiling; INVITEs past it would be refused unseen
+# Calls held at once: pjsua2-python's wheel is built with PJSUA_MAX_CALLS 4, whatever is
+# asked for (measured 2026-12-06, `callcheck.phone_cli.MAX_CALLS`); a fifth concurrent INVITE
+# is refused 486 by PJSUA itself, unseen by this counter.
+MAX_CALLS = 4
 
 
 @dataclass(frozen=True, kw_only=True)

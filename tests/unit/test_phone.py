@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callcheck.phone import dial, start_answering
+from callcheck.phone import dial, start_answering, start_dialing
+from callcheck.phone_cli import MAX_CALLS
 from callcheck.voice import first_voice_offset, voiced_seconds
 
 pytestmark = pytest.mark.integration
@@ -88,3 +89,35 @@ def test_busy_answer_reaches_the_caller_and_is_dialled_once(tmp_path: Path) -> N
     assert caller.call.confirmed_at is None
     assert len(answered.invites) == 1
     assert answered.call.status_code == 486
+
+
+def test_one_phone_places_many_calls_at_once_each_recorded_apart(tmp_path: Path) -> None:
+    """A bench's load from one process: as many calls as an endpoint holds, each heard in
+    its own recording."""
+    tone = write_tone(tmp_path / "answerer.wav", hz=440, seconds=1.0)
+    port = free_udp_port()
+    calls = MAX_CALLS
+
+    with start_answering(
+        port, result_dir=tmp_path, play=[(tone, 0.3)], max_calls=calls, duration=30
+    ) as answerer:
+        with start_dialing(
+            f"sip:1000@127.0.0.1:{port}",
+            result_dir=tmp_path,
+            record=tmp_path / "heard.wav",
+            hangup_after=2.5,
+            timeout=30,
+            calls=calls,
+        ) as caller:
+            placed = caller.result(timeout=40)
+        answered = answerer.result(timeout=10)
+
+    assert len(answered.invites) == calls
+    assert [(c.status_code, c.connected) for c in placed.calls] == [(200, True)] * calls
+    recordings = [c.recording for c in placed.calls]
+    assert recordings == [tmp_path / "heard.wav"] + [
+        tmp_path / f"heard-{n}.wav" for n in range(2, calls + 1)
+    ]
+    for recording in recordings:
+        assert recording is not None
+        assert voiced_seconds(recording) == pytest.approx(1.0, abs=0.3)
