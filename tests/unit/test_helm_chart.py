@@ -231,3 +231,13 @@ def test_images_are_the_versions_dialroom_builds_and_tests() -> None:
     sip = yaml.safe_load((CHART / "values.yaml").read_text())["sip"]["image"]
     assert livekit["image"]["tag"] == LIVEKIT_SERVER.version
     assert sip["tag"] == LIVEKIT_SIP.version
+
+
+def test_livekit_server_offers_calls_to_a_worker_until_it_is_full_everywhere() -> None:
+    """A worker's load reaches 1.0 only when its overflow slot is taken (`worker.capacity`);
+    livekit-server offers jobs under `agents.target_load` (default 0.7). The local stack's
+    config and the chart's values both lift it, or a worker's last lines ring unanswered
+    (`tests/e2e/test_capacity.py` shows it over real calls on the local stack)."""
+    local = yaml.safe_load((ROOT / "livekit.yaml").read_text())
+    chart = yaml.safe_load(LIVEKIT_VALUES.read_text())["livekit"]
+    assert local["agents"]["target_load"] == chart["agents"]["target_load"] == 1.0
