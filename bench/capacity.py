@@ -26,7 +26,6 @@ During the first round at `--profile-at` calls, py-spy records the busiest call 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
@@ -36,7 +35,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from redis.asyncio import Redis
 from rich.console import Console
 
 from bench.call_profile import CallProfile
@@ -46,9 +44,9 @@ from bench.process_tree import PARTS, SAMPLE_S, PartSampler
 from callcheck.phone import PhoneError, PhoneProcess, start_dialing
 from callcheck.phone_cli import MAX_CALLS
 from dialroom.paths import ROOT
-from dialroom.worker_lines import free_lines
 from tests.support.cloud_fakes import FakeCloud
 from tests.support.cloud_persona import CLOUD_PERSONA, cloud_persona
+from tests.support.free_lines import wait_for_free_lines
 from tests.support.stack import RunningStack, start_stack
 
 PLAY_AT_S = 7.0  # the caller speaks this long after media starts (the greeting is over)
@@ -71,24 +69,10 @@ def busiest_call_process(sampler: PartSampler) -> int | None:
     return max(latest.call_cpu, key=lambda pid: latest.call_cpu[pid])
 
 
-def wait_for_free_lines(stack: RunningStack, lines: int) -> int:
-    """Wait until the worker reports every line free again (its heartbeat, `worker_lines`):
-    a job of the last round still holding a line would turn a call of the next away with a
-    486, a failure of the bench rather than of the box. Returns the free lines seen last."""
-
-    async def poll() -> int:
-        redis = Redis.from_url(stack.state.redis_url, decode_responses=True)
-        try:
-            deadline = time.monotonic() + LINES_FREE_WITHIN_S
-            free = await free_lines(redis)
-            while free < lines and time.monotonic() < deadline:
-                await asyncio.sleep(0.25)
-                free = await free_lines(redis)
-            return free
-        finally:
-            await redis.aclose()
-
-    return asyncio.run(poll())
+def lines_free_again(stack: RunningStack, lines: int) -> int:
+    """A job of the last round still holding a line would turn a call of the next away with
+    a 486, a failure of the bench rather than of the box: wait for every line first."""
+    return wait_for_free_lines(stack, lines, within_s=LINES_FREE_WITHIN_S)
 
 
 def _measured(
@@ -234,7 +218,7 @@ def main(
                             profile=profiling,
                         )
                     )
-                    free = wait_for_free_lines(stack, max_calls)
+                    free = lines_free_again(stack, max_calls)
                     if free < max_calls:
                         late = f"{LINES_FREE_WITHIN_S:.0f} s after the round"
                         console.print(f"[yellow]{free} of {max_calls} lines free {late}")

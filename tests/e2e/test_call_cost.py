@@ -18,6 +18,7 @@ from callcheck.voice import voiced_seconds
 from dialroom.paths import AGENTS_DIR
 from tests.support.cloud_fakes import FakeCloud
 from tests.support.cloud_persona import CLOUD_PERSONA, cloud_persona
+from tests.support.free_lines import wait_for_free_lines
 from tests.support.stack import RunningStack, running_stack
 from worker.providers.local_stt import transcribe_wav
 
@@ -67,6 +68,10 @@ def test_cloud_calls_hold_no_local_model_and_local_speech_is_shared(tmp_path: Pa
             time.sleep(8)  # every call answered and greeted by now
             in_main, during_calls = engines_by_process(stack)
             cloud = [phone.result(timeout=90).call for phone in phones]
+            # the cloud calls' jobs end a moment after their callers: a demo caller before that
+            # would find every line taken and hear the busy message
+            free = wait_for_free_lines(stack, MAX_CALLS, within_s=30)
+            assert free == MAX_CALLS, f"{free} of {MAX_CALLS} lines free after the cloud calls"
 
             demo = demo_call(stack, tmp_path / "demo")
             _, after_demo = engines_by_process(stack)
