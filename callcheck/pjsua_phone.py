@@ -294,22 +294,18 @@ class Phone:
         """SIGTERM handler: hang up and finish at the next poll."""
         self.stopping = True
 
-    def _referred_call(self) -> PhoneCall:
-        """The new call a REFER makes; PJSUA places it once this returns."""
-        n = len(self.calls)
-        call = PhoneCall(self.account, pj.PJSUA_INVALID_ID, script=self.script, n=n)
-        call.on_refer = self._referred_call
+    def _outgoing_call(self) -> PhoneCall:
+        """A new call of ours, placed once this returns (by `dial`, or by PJSUA for a REFER,
+        which takes it as `newCall`); the n-th records to the script's n-th recording."""
+        call = PhoneCall(self.account, pj.PJSUA_INVALID_ID, script=self.script, n=len(self.calls))
+        call.on_refer = self._outgoing_call
         call.outcome.invite_sent_at = time.time()
         self.calls.append(call)
         return call
 
     def dial(self, uri: str) -> None:
-        """Place one more call; the n-th records to the script's n-th recording."""
-        n = len(self.calls)
-        call = PhoneCall(self.account, pj.PJSUA_INVALID_ID, script=self.script, n=n)
-        call.on_refer = self._referred_call
-        self.calls.append(call)
-        call.outcome.invite_sent_at = time.time()
+        """Place one more call."""
+        call = self._outgoing_call()
         op = pj.CallOpParam(True)
         for name, value in self.headers:
             header = pj.SipHeader()
