@@ -71,10 +71,10 @@ def test_a_call_through_the_compose_services_run_as_local_processes(tmp_path: Pa
             hangup_after=40,
             timeout=60,
         )
-        call = archived_call(running.ports.api)
+        call, detail = archived_call(running.ports.api)
     assert result.call.status_code == 200 and result.call.remote_hangup
     text = transcribe_wav(heard).lower()
-    assert "tuesday" in text and "goodbye" in text, text
+    assert "tuesday" in text and "goodbye" in text, what_happened(text, detail, run_dir)
     assert (call["direction"], call["persona"]) == ("inbound", "demo")
     # The call history is the SQLite file on the `history` volume the API and dispatcher share.
     assert (run_dir / "volumes" / "history" / "dialroom.db").is_file()
@@ -91,8 +91,8 @@ async def wait_for_free_line(redis_url: str, timeout_s: float = 60.0) -> None:
         await redis.aclose()
 
 
-def archived_call(api_port: int) -> dict[str, Any]:
-    """The call as the API lists it once the dispatcher has archived it."""
+def archived_call(api_port: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The call as the API lists it once the dispatcher has archived it, and its detail."""
     headers = {"X-API-Key": KEYS["API_KEYS"]}
     with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers=headers) as client:
         deadline = time.monotonic() + 30
@@ -102,6 +102,24 @@ def archived_call(api_port: int) -> dict[str, Any]:
                 (call,) = calls
                 detail = client.get(f"/api/calls/{call['call_id']}").json()
                 assert detail["archived"] is True
-                return call
+                return call, detail
             assert time.monotonic() < deadline, "the call never reached the call history"
             time.sleep(0.5)
+
+
+def what_happened(heard: str, detail: dict[str, Any], run_dir: Path) -> str:
+    """A failure's story: what the phone heard, the call record, the worker's own log lines."""
+    record = detail.get("record") or {}
+    said = [(line.get("role"), line.get("text")) for line in record.get("transcript", [])]
+    worker_log = (run_dir / "logs" / "worker.log").read_text(errors="replace").splitlines()
+    own = [line[:300] for line in worker_log if '"dialroom' in line or "ERROR" in line]
+    return "\n".join(
+        [
+            f"heard at the phone: {heard!r}",
+            f"outcome {detail.get('outcome')!r}, error {record.get('error')!r}",
+            f"started {record.get('started_at')!r}, ended {record.get('ended_at')!r}",
+            f"transcript: {said!r}",
+            "worker log (dialroom lines and errors):",
+            *own[-40:],
+        ]
+    )
