@@ -12,7 +12,7 @@ from livekit import rtc
 from livekit.agents import stt
 
 from tests.support.fixtures import CALLER_LINES, FIXTURES_DIR, render_fixture
-from worker.providers.local_stt import WhisperSTT, transcribe_wav
+from worker.providers.local_stt import WhisperSTT, speech_stretches, transcribe_wav
 from worker.providers.local_tts import PiperTTS
 
 TUESDAY_WAV = FIXTURES_DIR / "caller_tuesday.wav"
@@ -108,3 +108,36 @@ def test_fixture_renders_to_the_same_speech_on_this_cpu(name: str, tmp_path: Pat
     assert abs(duration - kept_duration) < 0.15 * kept_duration
     assert abs(loudness - kept_loudness) < 0.3 * kept_loudness
     assert all(word in heard for word in KEY_WORDS[name]), heard
+
+
+def test_a_recording_is_cut_into_its_stretches_of_speech_at_long_quiet_gaps() -> None:
+    rate = 16000
+    tone = 0.3 * np.sin(np.linspace(0, 440 * 2 * np.pi, rate)).astype(np.float32)  # 1 s
+
+    def quiet(seconds: float) -> np.ndarray:
+        return np.zeros(round(seconds * rate), dtype=np.float32)
+
+    sentence_gap = np.concatenate([tone, quiet(0.5), tone])  # one stretch: a pause in speech
+    audio = np.concatenate([quiet(2.0), sentence_gap, quiet(3.0), tone, quiet(0.3)])
+
+    stretches = speech_stretches(audio)
+
+    assert [round(len(s) / rate, 1) for s in stretches] == [2.5 + 0.4, 1.0 + 0.4]
+    assert speech_stretches(quiet(5.0)) == []
+
+
+def test_speech_after_a_long_quiet_gap_is_transcribed_too(tmp_path: Path) -> None:
+    """Two callers' lines 8 s apart in one 8 kHz file, as a call's recording holds replies."""
+    with wave.open(str(TUESDAY_WAV), "rb") as wav:
+        rate, tuesday = wav.getframerate(), wav.readframes(wav.getnframes())
+    with wave.open(str(FIXTURES_DIR / "caller_friday.wav"), "rb") as wav:
+        assert wav.getframerate() == rate
+        friday = wav.readframes(wav.getnframes())
+    path = tmp_path / "two_lines.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(rate)
+        out.writeframes(tuesday + bytes(2 * rate * 8) + friday)
+
+    heard = transcribe_wav(path).lower()
+
+    assert "tuesday" in heard and "friday" in heard, heard

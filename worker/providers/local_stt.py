@@ -96,11 +96,39 @@ def transcribe_audio(
     return " ".join(segment.text.strip() for segment in segments).strip()
 
 
+QUIET_GAP_S = 1.0  # a recording's stretches of speech are this far apart, or one stretch
+QUIET_RMS = 0.01  # about -40 dBFS over 20 ms: quiet for a phone recording
+STRETCH_PAD_S = 0.2  # kept either side of a stretch, for the soft start and end of a word
+
+
 def transcribe_wav(path: Path, *, language: str = "en") -> str:
-    """Transcribe an audio file at any sample rate (8 kHz phone recordings included)."""
+    """Transcribe an audio file at any sample rate (8 kHz phone recordings included).
+
+    Each stretch of speech is transcribed on its own: in one pass over a whole call, Whisper
+    has dropped a sentence that followed a long quiet gap in its 30 s window."""
     from faster_whisper.audio import decode_audio
 
-    return transcribe_audio(decode_audio(str(path), WHISPER_SAMPLE_RATE), language=language)
+    audio = decode_audio(str(path), WHISPER_SAMPLE_RATE)
+    said = (transcribe_audio(part, language=language) for part in speech_stretches(audio))
+    return " ".join(text for text in said if text)
+
+
+def speech_stretches(audio: np.ndarray, rate: int = WHISPER_SAMPLE_RATE) -> list[np.ndarray]:
+    """`audio` cut into its stretches of speech, split where it is quiet for QUIET_GAP_S."""
+    window = rate // 50
+    windows = len(audio) // window
+    rms = np.sqrt(np.mean(audio[: windows * window].reshape(windows, window) ** 2, axis=1))
+    voiced = np.flatnonzero(rms > QUIET_RMS)
+    if not len(voiced):
+        return []
+    gap, pad = round(QUIET_GAP_S * 50), round(STRETCH_PAD_S * rate)
+    breaks = np.flatnonzero(np.diff(voiced) > gap)
+    starts = [voiced[0], *voiced[breaks + 1]]
+    ends = [*voiced[breaks], voiced[-1]]
+    return [
+        audio[max(0, a * window - pad) : min(len(audio), (b + 1) * window + pad)]
+        for a, b in zip(starts, ends, strict=True)
+    ]
 
 
 def _whisper_pcm(frame: rtc.AudioFrame) -> np.ndarray:
