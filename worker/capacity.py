@@ -12,7 +12,8 @@ drawn at random, weighted by the load each one last reported (every 2.5 s), so a
 can be offered a call while another still has a free line. Each worker therefore keeps its
 count of free lines in Redis (`dialroom.worker_lines`), refreshed with its heartbeat and
 ignored soon after the worker dies; a full worker declines a call while another one has a
-free line, and LiveKit offers the call to the next worker.
+free line, and LiveKit offers the call to the next worker. A full worker declines every
+outbound call: the overflow slot is for telling a caller, not for dialling one.
 
 Each worker's heartbeat, and the end of a dead worker's calls, are `worker.heartbeat`.
 """
@@ -28,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from dialroom import worker_lines
+from worker.dispatch import is_outbound
 from worker.heartbeat import Heartbeat, lease_client
 from worker.settings import WorkerSettings
 
@@ -85,6 +87,12 @@ class Lines:
         if len(self._server.active_jobs) < self._max_calls:
             await request.accept()
             await self._publish_free(self.free_lines() - 1)  # the call is not running yet
+            return
+        if is_outbound(request.job.metadata):
+            # The overflow slot only tells a caller the lines are busy; a call to dial waits
+            # for a line (the dispatcher offers it again if no worker takes it now).
+            logger.info("full: leaving the outbound call in room %s for now", request.room.name)
+            await request.reject(terminate=False)
             return
         if await self._others_free() > 0:
             logger.info("full: leaving room %s to a worker with a free line", request.room.name)

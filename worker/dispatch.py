@@ -31,7 +31,7 @@ def read_dispatch(raw: str | None) -> DialRequest | InboundDispatch | BrowserDis
         except ValidationError as err:
             logger.error("browser dispatch refused, not a valid browser call: %s", _fields(err))
             return None
-    if data.get("direction") == DIRECTION_OUTBOUND or "to_number" in data:
+    if _outbound(data):
         try:
             return DialRequest.model_validate(data)
         except ValidationError as err:
@@ -45,6 +45,19 @@ def read_dispatch(raw: str | None) -> DialRequest | InboundDispatch | BrowserDis
             _fields(err),
         )
         return InboundDispatch()
+
+
+def is_outbound(raw: str | None) -> bool:
+    """A call to dial, told before the job is accepted; valid or not, the entrypoint says."""
+    try:
+        data = json.loads(raw or "{}")
+    except json.JSONDecodeError:
+        return False
+    return isinstance(data, dict) and _outbound(data)
+
+
+def _outbound(data: dict[str, Any]) -> bool:
+    return data.get("direction") == DIRECTION_OUTBOUND or "to_number" in data
 
 
 def _json_object(raw: str | None) -> dict[str, Any]:
