@@ -157,6 +157,7 @@ class EntryHandler:
         # Read once, as the call reaches the head of the queue, not on every poll of the wait:
         # it reads the persona file.
         rules = await rules_for(self.redis, request, self.settings)
+        waited = False
         while True:
             self.check_stop()
             self.loops.beat("dispatch")  # waiting for a slot is not being stuck
@@ -181,6 +182,9 @@ class EntryHandler:
                 if await self._move_to_dialing(request, rules):
                     return Taken.MOVED
                 continue  # it changed meanwhile (a cancel): look again
+            if not waited:
+                waited = True
+                logger.info("call %s waits for a free line or slot", request.call_id)
             await self.stream.keep(job)
             await asyncio.sleep(self.settings.poll_interval_s)
 

@@ -51,7 +51,6 @@ class Lines:
         self._settings = settings
         self._max_calls = settings.max_calls_per_worker
         self._redis: Redis | None = None
-        self._livekit: api.LiveKitAPI | None = None
         self._heartbeat: Heartbeat | None = None
         self._beating: asyncio.Task[None] | None = None
         server.on("worker_registered", self._registered)
@@ -60,11 +59,6 @@ class Lines:
         # Runs on the worker's event loop, again after each reconnection (with a new id).
         if self._heartbeat is None:
             self._redis = lease_client(self._settings.redis_url)
-            self._livekit = api.LiveKitAPI(
-                url=self._settings.livekit_url,
-                api_key=self._settings.livekit_api_key,
-                api_secret=self._settings.livekit_api_secret,
-            )
             self._heartbeat = Heartbeat(
                 self._redis, free=self.free_lines, rooms=self._rooms, end_call=self._delete_room
             )
@@ -119,12 +113,20 @@ class Lines:
             return 0
 
     async def _delete_room(self, room: str) -> None:
-        assert self._livekit is not None
+        # A client per dead worker's call (rare): one held for the worker's life was never
+        # closed, and its HTTP session was logged as an error at every shutdown.
+        livekit = api.LiveKitAPI(
+            url=self._settings.livekit_url,
+            api_key=self._settings.livekit_api_key,
+            api_secret=self._settings.livekit_api_secret,
+        )
         try:
-            await self._livekit.room.delete_room(api.DeleteRoomRequest(room=room))
+            await livekit.room.delete_room(api.DeleteRoomRequest(room=room))
         except api.TwirpError as err:
             if err.code != api.TwirpErrorCode.NOT_FOUND:
                 logger.warning("cannot end the call in room %s: %s", room, err)
+        finally:
+            await livekit.aclose()
 
 
 def is_overflow(ctx: JobContext) -> bool:

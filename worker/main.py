@@ -11,6 +11,7 @@ finish (`worker.finish`), which decides the outcome once and writes the record.
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from livekit.agents import (
@@ -66,6 +67,8 @@ def prewarm(proc: JobProcess) -> None:
     # A call process loads no model: local speech lives in the worker's inference process
     # (`shared_speech`); the apology is read from the WAV rendered when the worker started.
     apology.prewarm()
+    if settings.call_process_nice:
+        os.nice(settings.call_process_nice)
 
 
 server = AgentServer(

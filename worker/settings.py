@@ -23,6 +23,15 @@ class WorkerSettings(CommonSettings):
     worker_idle_processes: int | None = Field(
         default=None, ge=0, description="Pre-warmed call processes (default: MAX_CALLS_PER_WORKER)"
     )
+    # On a full box the call processes starve livekit-sip, livekit-server and the shared
+    # inference process, which every call's audio goes through (bench/README.md, 12 calls:
+    # reply p95 5.1-5.8 s at 0, 3.0-3.4 s at 5; at 10 greetings came later).
+    call_process_nice: int = Field(
+        default=5,
+        ge=0,
+        le=19,
+        description="Niceness added to call processes, so the shared audio path goes first",
+    )
     process_start_timeout_s: float = Field(
         default=30.0, gt=0, description="How long a new call process may take to start"
     )

@@ -7,6 +7,7 @@ and answered through it."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from tests.support.cloud_persona import CLOUD_PERSONA, cloud_persona
 from tests.support.free_lines import wait_for_free_lines
 from tests.support.stack import RunningStack, running_stack
 from worker.providers.local_stt import transcribe_wav
+from worker.settings import WorkerSettings
 
 pytestmark = pytest.mark.e2e
 
@@ -29,6 +31,7 @@ MAX_CALLS = 3
 DEMO_NUMBER = "2000"
 # Mapped by a process that loaded Whisper (CTranslate2) or Piper (onnxruntime).
 LOCAL_ENGINES = ("libctranslate2", "libonnxruntime", "onnxruntime_pybind11")
+CALL_PROCESS_NICE = WorkerSettings.model_fields["call_process_nice"].default
 
 
 def local_engines(process: psutil.Process) -> set[str]:
@@ -45,6 +48,21 @@ def engines_by_process(stack: RunningStack) -> tuple[set[str], dict[int, set[str
     worker = next(s for s in stack.state.services if s.name == "worker-1")
     main = psutil.Process(worker.pid)
     return local_engines(main), {p.pid: local_engines(p) for p in main.children(recursive=True)}
+
+
+def niceness_by_part(stack: RunningStack) -> dict[str, set[int]]:
+    """The niceness of the worker's main process, of its call processes (started from its
+    forkserver, holding no engine) and of its inference process (the one holding engines)."""
+    worker = next(s for s in stack.state.services if s.name == "worker-1")
+    main = psutil.Process(worker.pid)
+    parts: dict[str, set[int]] = {"main": {main.nice()}, "calls": set(), "inference": set()}
+    for process in main.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if local_engines(process):
+                parts["inference"].add(process.nice())
+            elif process.ppid() != main.pid:  # not the forkserver or resource tracker itself
+                parts["calls"].add(process.nice())
+    return parts
 
 
 def with_demo_number(agents: Path) -> None:
@@ -67,6 +85,7 @@ def test_cloud_calls_hold_no_local_model_and_local_speech_is_shared(tmp_path: Pa
             ]
             time.sleep(8)  # every call answered and greeted by now
             in_main, during_calls = engines_by_process(stack)
+            niceness = niceness_by_part(stack)
             cloud = [phone.result(timeout=90).call for phone in phones]
             # the cloud calls' jobs end a moment after their callers: a demo caller before that
             # would find every line taken and hear the busy message
@@ -82,6 +101,11 @@ def test_cloud_calls_hold_no_local_model_and_local_speech_is_shared(tmp_path: Pa
     assert len(holding) == 1, "only the shared inference process holds the local models"
     assert during_calls[holding[0]] >= {"libctranslate2"}
     assert [pid for pid, engines in after_demo.items() if engines] == holding, "one, shared"
+
+    # Call processes yield the CPU to the media relays, the worker and the shared inference.
+    (main,) = niceness["main"]
+    assert niceness["calls"] == {min(19, main + CALL_PROCESS_NICE)}, niceness
+    assert niceness["inference"] == {main}, niceness
 
     for call in cloud:
         assert call.status_code == 200 and call.connected
