@@ -45,16 +45,19 @@ def local_engines(process: psutil.Process) -> set[str]:
 
 def engines_by_process(stack: RunningStack) -> tuple[set[str], dict[int, set[str]]]:
     """What the worker's own process has loaded, and each of its descendants, right now."""
-    worker = next(s for s in stack.state.services if s.name == "worker-1")
-    main = psutil.Process(worker.pid)
+    main = worker_main(stack)
     return local_engines(main), {p.pid: local_engines(p) for p in main.children(recursive=True)}
+
+
+def worker_main(stack: RunningStack) -> psutil.Process:
+    worker = next(s for s in stack.state.services if s.name == "worker-1")
+    return psutil.Process(worker.pid)
 
 
 def niceness_by_part(stack: RunningStack) -> dict[str, set[int]]:
     """The niceness of the worker's main process, of its call processes (started from its
     forkserver, holding no engine) and of its inference process (the one holding engines)."""
-    worker = next(s for s in stack.state.services if s.name == "worker-1")
-    main = psutil.Process(worker.pid)
+    main = worker_main(stack)
     parts: dict[str, set[int]] = {"main": {main.nice()}, "calls": set(), "inference": set()}
     for process in main.children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):

@@ -97,7 +97,6 @@ def transcribe_audio(
 
 
 QUIET_GAP_S = 1.0  # a recording's stretches of speech are this far apart, or one stretch
-QUIET_RMS = 0.01  # about -40 dBFS over 20 ms: quiet for a phone recording
 STRETCH_PAD_S = 0.2  # kept either side of a stretch, for the soft start and end of a word
 
 
@@ -114,14 +113,16 @@ def transcribe_wav(path: Path, *, language: str = "en") -> str:
 
 
 def speech_stretches(audio: np.ndarray, rate: int = WHISPER_SAMPLE_RATE) -> list[np.ndarray]:
-    """`audio` cut into its stretches of speech, split where it is quiet for QUIET_GAP_S."""
-    window = rate // 50
-    windows = len(audio) // window
-    rms = np.sqrt(np.mean(audio[: windows * window].reshape(windows, window) ** 2, axis=1))
-    voiced = np.flatnonzero(rms > QUIET_RMS)
+    """`audio` cut into its stretches of speech, split where it is quiet for QUIET_GAP_S
+    (voice as the phone checks read it: 20 ms windows over `callcheck.voice`'s threshold)."""
+    from callcheck.voice import WINDOW_S
+    from callcheck.voice import voiced as voiced_windows
+
+    window = round(rate * WINDOW_S)
+    voiced = np.flatnonzero(voiced_windows(audio * 32768.0, rate=rate))
     if not len(voiced):
         return []
-    gap, pad = round(QUIET_GAP_S * 50), round(STRETCH_PAD_S * rate)
+    gap, pad = round(QUIET_GAP_S / WINDOW_S), round(STRETCH_PAD_S * rate)
     breaks = np.flatnonzero(np.diff(voiced) > gap)
     starts = [voiced[0], *voiced[breaks + 1]]
     ends = [*voiced[breaks], voiced[-1]]
