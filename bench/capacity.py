@@ -38,9 +38,10 @@ import typer
 from rich.console import Console
 
 from bench.call_profile import CallProfile
-from bench.capacity_levels import P95_GROWTH, Level, Round, report, sustained
+from bench.capacity_levels import P95_GROWTH, Level, Round, report, report_hops, sustained
 from bench.first_call import CALLER_LINE, CallTiming, measure, speech_span
 from bench.process_tree import PARTS, SAMPLE_S, PartSampler
+from bench.reply_hops import PhoneReply, fetch_records, split, worker_replies
 from callcheck.phone import PhoneError, PhoneProcess, start_dialing
 from callcheck.phone_cli import MAX_CALLS
 from dialroom.paths import ROOT
@@ -88,6 +89,29 @@ def _measured(
     return timings + [CallTiming(call=first + i, failure=why) for i in range(len(timings), calls)]
 
 
+def caller_of(first: int) -> str:
+    """The number a phone calls from: its own, so that its calls find their records."""
+    return f"caller{first:02d}"
+
+
+def phone_replies(timings: list[CallTiming], callers: dict[int, str]) -> list[PhoneReply]:
+    """The replies the phones heard, on the wall clock (`callers`: call number -> caller)."""
+    replies = []
+    for t in timings:
+        if t.failure or t.media_active_at is None or t.caller_end_s is None or t.reply_s is None:
+            continue
+        end = t.media_active_at + t.caller_end_s
+        replies.append(
+            PhoneReply(
+                caller=callers[t.call],
+                answered_at=t.media_active_at,
+                caller_end_at=end,
+                reply_at=end + t.reply_s,
+            )
+        )
+    return replies
+
+
 def run_round(
     stack: RunningStack,
     sampler: PartSampler,
@@ -103,6 +127,7 @@ def run_round(
     idle = sampler.window
     caller_span = speech_span(CALLER_LINE)
     folder.mkdir(parents=True, exist_ok=True)
+    began = time.time()
     with sampler, ExitStack() as phones:
         groups = [
             (first, min(calls_per_phone, calls - first + 1))
@@ -119,6 +144,7 @@ def run_round(
                         hangup_after=HANG_UP_S,
                         timeout=HANG_UP_S + 20,
                         calls=placed,
+                        from_user=caller_of(first),
                     )
                 ),
                 first,
@@ -137,6 +163,10 @@ def run_round(
         if not hang_up_expected and (timing.failure or "").startswith("agent replied but"):
             timing.failure = None  # this persona never hangs up: the phone does
     busy = sampler.window
+    callers = {first + i: caller_of(first) for _, first, placed in started for i in range(placed)}
+    answered = sum(t.media_active_at is not None for t in timings)
+    with stack.api_client() as api:
+        records = fetch_records(api, since=began, calls=answered)
     return Round(
         calls=calls,
         timings=timings,
@@ -148,6 +178,7 @@ def run_round(
         idle_stack_pss=idle.stack_pss(),
         call_processes=busy.call_processes(),
         failures=[f"call {t.call}: {t.failure}" for t in timings if t.failure],
+        hops=split(phone_replies(timings, callers), worker_replies(records)),
     )
 
 
@@ -231,6 +262,7 @@ def main(
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     label = f"cloud fakes, {cloud_latency:.2f} s latency" if cloud else "local demo persona"
     report(levels, f"capacity: {label}")
+    report_hops(levels)
     within_p95 = sustained(levels, baseline, p95=True)
     no_drops = sustained(levels, baseline, p95=False)
     last = levels[-1]

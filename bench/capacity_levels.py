@@ -16,6 +16,7 @@ from rich.table import Table
 
 from bench.first_call import CallTiming, summary
 from bench.process_tree import BENCH, CALLS, LABELS, PARTS
+from bench.reply_hops import ReplyHops, percentiles
 
 P95_GROWTH = 1.2  # a level whose reply p95 is above this times the baseline's is over capacity
 STACK = tuple(p for p in PARTS if p != BENCH)
@@ -35,6 +36,7 @@ class Round:
     idle_stack_pss: float
     call_processes: int  # most call processes alive (warm and in a call) during the round
     failures: list[str] = field(default_factory=list)
+    hops: list[ReplyHops] = field(default_factory=list)  # replies paired with their records
 
 
 @dataclass(kw_only=True)
@@ -132,6 +134,31 @@ def report_parts(levels: list[Level]) -> None:
         console.print(table)
     names = ", ".join(f"{LABELS[p]}: {p}" for p in PARTS)
     console.print(f"parts: {names}", highlight=False)
+
+
+HOPS = (
+    ("inbound", "caller's last sample at the phone -> end of speech at the worker's VAD"),
+    ("worker", "end of speech -> the agent's first reply audio out"),
+    ("outbound", "first reply audio out -> first reply audio at the phone"),
+)
+
+
+def report_hops(levels: list[Level]) -> None:
+    """Each level's replies cut at the worker's marks (`bench.reply_hops`), p50 / p95."""
+    table = Table(title="reply by hop, p50 / p95 (phone and worker clocks are one clock)")
+    table.add_column("calls", justify="right")
+    table.add_column("paired", justify="right")
+    for name, _ in HOPS:
+        table.add_column(name, justify="right")
+    for level in levels:
+        hops = [h for r in level.rounds for h in r.hops]
+        cells = []
+        for name, _ in HOPS:
+            spread = percentiles([getattr(h, f"{name}_s") for h in hops])
+            cells.append(f"{spread[0]:.2f} / {spread[1]:.2f} s" if spread else "-")
+        table.add_row(str(level.calls), f"{len(hops)} of {len(level.replies)}", *cells)
+    console.print(table)
+    console.print("; ".join(f"{name}: {what}" for name, what in HOPS), highlight=False)
 
 
 def sustained(levels: list[Level], baseline: float | None, *, p95: bool) -> int:

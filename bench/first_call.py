@@ -53,6 +53,7 @@ class CallTiming:
     greeting_s: float | None = None  # INVITE sent -> first greeting audio
     greeting_end_s: float | None = None  # media active -> greeting's last audio
     caller_end_s: float | None = None  # media active -> caller's last voiced sample
+    media_active_at: float | None = None  # wall clock (`time.time()`) of media active
     reply_s: float | None = None  # caller's last voiced sample -> first reply audio
     failure: str | None = None
 
@@ -79,6 +80,7 @@ def measure(call: CallResult, index: int, caller_span: tuple[float, float]) -> C
         timing.failure = "no greeting heard"
         return timing
     timing.greeting_s = call.media_active_at + greeting_at - call.invite_sent_at
+    timing.media_active_at = call.media_active_at
     if not call.plays:
         timing.failure = "call ended before the caller spoke"
         return timing

@@ -23,6 +23,7 @@ from worker.session import build_session
 pytestmark = pytest.mark.unit
 TUESDAY_WAV = FIXTURES_DIR / "caller_tuesday.wav"
 FRIDAY_WAV = FIXTURES_DIR / "caller_friday.wav"
+VAD_WINDOW_S = 0.032  # silero scores 512 samples at 16 kHz
 
 
 def line_pcm(path: Path, *, noise_dbfs: float | None = None) -> tuple[np.ndarray, int]:
@@ -78,7 +79,9 @@ async def test_a_line_noisier_than_the_quiet_threshold_keeps_the_vads_end() -> N
     pcm, rate = line_pcm(TUESDAY_WAV, noise_dbfs=-45.0)  # ~30 dB under the line's level
     (silero_end,) = await speech_ends(inference.VAD(min_silence_duration=0.25), pcm, rate)
     (placed,) = await speech_ends(EndAtLastVoiceVAD(min_silence_duration=0.25), pcm, rate)
-    assert placed == silero_end
+    # silero itself places this line's end one window apart from run to run (1 run in 6 here),
+    # so within one window; moved to the last loud window it would be >= 0.08 s earlier
+    assert placed == pytest.approx(silero_end, abs=VAD_WINDOW_S + 1e-9)
 
 
 def tone(level_dbfs: float, seconds: float = 0.032, rate: int = 16000) -> rtc.AudioFrame:
