@@ -41,7 +41,7 @@ from bench.call_profile import CallProfile
 from bench.capacity_levels import P95_GROWTH, Level, Round, report, report_hops, sustained
 from bench.first_call import CALLER_LINE, CallTiming, measure, speech_span
 from bench.process_tree import PARTS, SAMPLE_S, PartSampler
-from bench.reply_hops import PhoneReply, fetch_records, split, worker_replies
+from bench.reply_hops import fetch_records, phone_replies, split, worker_replies
 from callcheck.phone import PhoneError, PhoneProcess, start_dialing
 from callcheck.phone_cli import MAX_CALLS
 from dialroom.paths import ROOT
@@ -92,24 +92,6 @@ def _measured(
 def caller_of(first: int) -> str:
     """The number a phone calls from: its own, so that its calls find their records."""
     return f"caller{first:02d}"
-
-
-def phone_replies(timings: list[CallTiming], callers: dict[int, str]) -> list[PhoneReply]:
-    """The replies the phones heard, on the wall clock (`callers`: call number -> caller)."""
-    replies = []
-    for t in timings:
-        if t.failure or t.media_active_at is None or t.caller_end_s is None or t.reply_s is None:
-            continue
-        end = t.media_active_at + t.caller_end_s
-        replies.append(
-            PhoneReply(
-                caller=callers[t.call],
-                answered_at=t.media_active_at,
-                caller_end_at=end,
-                reply_at=end + t.reply_s,
-            )
-        )
-    return replies
 
 
 def run_round(

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from bench.first_call import CallTiming, summary
 from bench.process_tree import BENCH, CALLS, LABELS, PARTS
-from bench.reply_hops import ReplyHops, percentiles
+from bench.reply_hops import ReplyHops
 
 P95_GROWTH = 1.2  # a level whose reply p95 is above this times the baseline's is over capacity
 STACK = tuple(p for p in PARTS if p != BENCH)
@@ -152,10 +152,10 @@ def report_hops(levels: list[Level]) -> None:
         table.add_column(name, justify="right")
     for level in levels:
         hops = [h for r in level.rounds for h in r.hops]
-        cells = []
-        for name, _ in HOPS:
-            spread = percentiles([getattr(h, f"{name}_s") for h in hops])
-            cells.append(f"{spread[0]:.2f} / {spread[1]:.2f} s" if spread else "-")
+        # `summary`: p50, p95, min, max
+        cells = [
+            " / ".join(summary([getattr(h, f"{name}_s") for h in hops])[:2]) for name, _ in HOPS
+        ]
         table.add_row(str(level.calls), f"{len(hops)} of {len(level.replies)}", *cells)
     console.print(table)
     console.print("; ".join(f"{name}: {what}" for name, what in HOPS), highlight=False)

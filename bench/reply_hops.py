@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
-import numpy as np
+
+from bench.first_call import CallTiming
 
 RECORDS_WITHIN_S = 30.0  # a round's calls reach the history this soon after they end
 POLL_S = 1.0
@@ -58,6 +59,24 @@ class ReplyHops:
     inbound_s: float
     worker_s: float
     outbound_s: float
+
+
+def phone_replies(timings: list[CallTiming], callers: dict[int, str]) -> list[PhoneReply]:
+    """The replies the phones heard, on the wall clock (`callers`: call number -> caller)."""
+    replies = []
+    for t in timings:
+        if t.failure or t.media_active_at is None or t.caller_end_s is None or t.reply_s is None:
+            continue
+        end = t.media_active_at + t.caller_end_s
+        replies.append(
+            PhoneReply(
+                caller=callers[t.call],
+                answered_at=t.media_active_at,
+                caller_end_at=end,
+                reply_at=end + t.reply_s,
+            )
+        )
+    return replies
 
 
 def worker_replies(records: Iterable[dict]) -> list[WorkerReply]:
@@ -126,9 +145,3 @@ def fetch_records(api: httpx.Client, *, since: float, calls: int) -> list[dict]:
         if len(records) >= calls or time.monotonic() > deadline:
             return records
         time.sleep(POLL_S)
-
-
-def percentiles(values: list[float]) -> tuple[float, float] | None:
-    if not values:
-        return None
-    return float(np.percentile(values, 50)), float(np.percentile(values, 95))

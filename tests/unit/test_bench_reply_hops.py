@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.capacity import caller_of, phone_replies
+from bench.capacity import caller_of
 from bench.first_call import CallTiming
-from bench.reply_hops import PhoneReply, split, worker_replies
+from bench.reply_hops import PhoneReply, phone_replies, split, worker_replies
 
 
 def exported(caller: str, answered: float, stopped: float | None, started: float | None) -> dict:
