@@ -32,6 +32,7 @@ from redis.exceptions import WatchError
 logger = logging.getLogger("dialroom.call_status")
 
 STATUS_KEY = "dialroom:status:{call_id}"
+RawStatus = dict[bytes | str, bytes | str]  # a status hash as Redis returns it
 HISTORY_KEY = "dialroom:status:{call_id}:history"
 DIAL_GATE_KEY = "dialroom:dialed:{call_id}:{attempt}"
 # The callback_url sender's progress through the status history (dispatcher/webhooks.py).
@@ -236,14 +237,19 @@ async def current_status(redis: Redis, call_id: str) -> CurrentStatus | None:
 
 async def current_statuses(redis: Redis, call_ids: list[str]) -> list[CurrentStatus | None]:
     """`current_status` of each call, in `call_ids`' order, in one round trip."""
+    return [parse_current(fields) for fields in await status_hashes(redis, call_ids)]
+
+
+async def status_hashes(redis: Redis, call_ids: list[str]) -> list[RawStatus]:
+    """Each call's status hash as stored, in one round trip, for a reader that parses each
+    on its own (`parse_current`), so that one that cannot be parsed stays that call's fault."""
     async with redis.pipeline(transaction=False) as pipe:
         for call_id in call_ids:
             pipe.hgetall(STATUS_KEY.format(call_id=call_id))
-        raw = await pipe.execute()
-    return [parse_current(fields) for fields in raw]
+        return list(await pipe.execute())
 
 
-def parse_current(raw: dict[bytes | str, bytes | str]) -> CurrentStatus | None:
+def parse_current(raw: RawStatus) -> CurrentStatus | None:
     if not raw:
         return None
     fields = {_text(k): _text(v) for k, v in raw.items()}

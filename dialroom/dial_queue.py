@@ -203,6 +203,15 @@ async def load_request(redis: Redis, call_id: str) -> DialRequest | None:
     return DialRequest.model_validate_json(raw) if raw else None
 
 
+async def stored_requests(redis: Redis, call_ids: list[str]) -> list[str | None]:
+    """Each call's request as stored (JSON, parsed by the reader, one at a time), in one
+    round trip."""
+    if not call_ids:
+        return []
+    raw = await redis.mget([REQUEST_KEY.format(call_id=call_id) for call_id in call_ids])
+    return [_text(item) if item is not None else None for item in raw]
+
+
 async def call_page(redis: Redis, *, before: int | None, count: int) -> list[tuple[str, int]]:
     """Call ids newest first, with their sequence numbers, older than `before` when given."""
     top = f"({before}" if before is not None else "+inf"

@@ -35,7 +35,6 @@ from dialroom.dial import DialRequest
 from dialroom.dial_queue import ACTIVE, CANCELABLE, SCHEDULED
 from dialroom.metrics import observe_dial_latency
 from dialroom.redact import mask_number
-from dialroom.worker_lines import free_lines
 from dispatcher import webhooks
 from dispatcher.call_metrics import observe_queue_wait
 from dispatcher.dispatch import TRANSIENT, DispatchRefused, dispatch_once
@@ -43,7 +42,7 @@ from dispatcher.health import Loops, backoff_s
 from dispatcher.in_flight import InFlight
 from dispatcher.rules import CallRules, Closed, closed_now, rules_for
 from dispatcher.settings import DispatcherSettings
-from dispatcher.slots import Slots, mark_live, untaken
+from dispatcher.slots import Slots, mark_live
 from dispatcher.stream import DialStream, Job
 
 logger = logging.getLogger("dialroom.dispatcher")
@@ -79,6 +78,7 @@ class EntryHandler:
             redis,
             max_calls=settings.max_concurrent_calls,
             max_per_trunk=settings.max_concurrent_per_trunk,
+            need_free_line=settings.wait_for_free_line,
         )
         self.in_flight = InFlight(limit=settings.dispatch_concurrency, ids=stream.in_flight)
 
@@ -90,6 +90,7 @@ class EntryHandler:
         is logged), and the entry stays pending, to be done again. Anything else counts as a
         failed try of the entry.
         """
+        started = time.monotonic()
         try:
             taken = await self._take_slot(job)
         except RedisError:
@@ -101,11 +102,15 @@ class EntryHandler:
             await self.stream.ack(job)
             return
         fresh = taken is Taken.MOVED
-        await self.in_flight.run(job.entry_id, self._dispatch_entry(lk, job, fresh=fresh))
+        slot_s = time.monotonic() - started
+        work = self._dispatch_entry(lk, job, fresh=fresh, slot_s=slot_s)
+        await self.in_flight.run(job.entry_id, work)
 
-    async def _dispatch_entry(self, lk: api.LiveKitAPI, job: Job, *, fresh: bool) -> None:
+    async def _dispatch_entry(
+        self, lk: api.LiveKitAPI, job: Job, *, fresh: bool, slot_s: float
+    ) -> None:
         try:
-            await self._dispatch_and_report(lk, job, fresh=fresh)
+            await self._dispatch_and_report(lk, job, fresh=fresh, slot_s=slot_s)
             await self.stream.ack(job)
         except RedisError:
             if self.in_flight.inline:
@@ -178,7 +183,11 @@ class EntryHandler:
             if closed is not None:
                 await self._hold_until_open(request, closed)
                 return Taken.NOTHING
-            if await self._slot_free(request.call_id, rules.trunk):
+            # A worker's free line (with `wait_for_free_line`: dispatched without one, the
+            # call would wait in `dialing` and fail after `dial_timeout_s`, not in the queue)
+            # and a slot under the caps on its trunk (persona's `outbound.trunk`, else
+            # SIP_OUTBOUND_TRUNK), in one step.
+            if await self.slots.reserve(request.call_id, rules.trunk):
                 if await self._move_to_dialing(request, rules):
                     return Taken.MOVED
                 continue  # it changed meanwhile (a cancel): look again
@@ -187,17 +196,6 @@ class EntryHandler:
                 logger.info("call %s waits for a free line or slot", request.call_id)
             await self.stream.keep(job)
             await asyncio.sleep(self.settings.poll_interval_s)
-
-    async def _slot_free(self, call_id: str, trunk: str) -> bool:
-        """Some worker has a free line (when `wait_for_free_line`: a call dispatched while
-        every line is taken would only wait in `dialing` for one, and fail after
-        `dial_timeout_s`, instead of in the queue), and a slot under the caps is reserved
-        for the call on the trunk it goes out on (its persona's `outbound.trunk`, else
-        SIP_OUTBOUND_TRUNK)."""
-        if self.settings.wait_for_free_line:
-            if await free_lines(self.redis) - await untaken(self.redis, besides=call_id) <= 0:
-                return False
-        return await self.slots.reserve(call_id, trunk)
 
     async def _move_to_dialing(self, request: DialRequest, rules: CallRules) -> bool:
         moved = await transition(
@@ -236,7 +234,12 @@ class EntryHandler:
             if request.callback_url:
                 await webhooks.wake(self.redis, call_id)
 
-    async def _dispatch_and_report(self, lk: api.LiveKitAPI, job: Job, *, fresh: bool) -> None:
+    async def _dispatch_and_report(
+        self, lk: api.LiveKitAPI, job: Job, *, fresh: bool, slot_s: float
+    ) -> None:
+        """Dispatch the entry and log it, with the two parts of the dispatcher's own time:
+        from the head of the queue to `dialing` (`slot_s`: the checks, the slot, the move,
+        and any wait for a line), and its LiveKit requests."""
         request = job.request
         fields = {"call_id": request.call_id, "persona": request.persona}
         started = time.monotonic()
@@ -259,10 +262,11 @@ class EntryHandler:
             await observe_dial_latency(self.redis, max(0.0, time.time() - job.due_at))
             await observe_queue_wait(self.redis, request, due_at=job.due_at)
             logger.info(
-                "call %s dispatched: attempt %d to %s (LiveKit %.0f ms)",
+                "call %s dispatched: attempt %d to %s (to dialing %.0f ms, LiveKit %.0f ms)",
                 request.call_id,
                 request.attempt,
                 mask_number(request.to_number),
+                slot_s * 1000,
                 (time.monotonic() - started) * 1000,
                 extra=fields,
             )

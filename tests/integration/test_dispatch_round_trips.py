@@ -1,8 +1,9 @@
 """The dispatcher's per-call round trips on the queue's path (`bench/README.md`, the queue
-stage of `post_to_invite`): the free-line count reads every live call in a few pipelined round
-trips, not two per call, and a fresh attempt is dispatched in one request (a first attempt's
-`CreateRoom` carrying the dispatch, a later one's `CreateAgentDispatch`; no listing of the
-room's dispatches first), while a restarted one still looks (nothing dispatched twice).
+stage of `post_to_invite`): the free-line count reads every live call inside the slot's one
+script, not in two round trips per call, and a fresh attempt is dispatched in one request (a
+first attempt's `CreateRoom` carrying the dispatch, a later one's `CreateAgentDispatch`; no
+listing of the room's dispatches first), while a restarted one still looks (nothing
+dispatched twice).
 
 Redis is real; LiveKit is a mock specced on livekit-api's own service classes.
 """
@@ -18,15 +19,18 @@ from redis.asyncio import Redis
 from dialroom.call_status import CallStatus, claim_dial
 from dialroom.dial import DialRequest
 from dialroom.dial_queue import ACTIVE, load_request
+from dialroom.worker_lines import BEATS, beat
 from dispatcher.dispatch import dispatch_once
-from dispatcher.slots import untaken
+from dispatcher.slots import Slots
 from tests.support.dispatching import place
 from tests.support.statuses import walk
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
 
 
-async def test_untaken_counts_dispatched_calls_no_worker_claimed(store: Redis) -> None:
+async def test_a_slot_needs_a_line_no_unclaimed_dispatched_call_will_take(store: Redis) -> None:
+    """The free-line check inside the slot's one script: the live workers' free lines less
+    the calls dispatched that no worker has claimed (each will take a line)."""
     unclaimed = [await place(store) for _ in range(25)]
     claimed, ringing, queued = await place(store), await place(store), await place(store)
     for call_id in [*unclaimed, claimed, ringing]:
@@ -34,11 +38,38 @@ async def test_untaken_counts_dispatched_calls_no_worker_claimed(store: Redis) -
     await walk(store, ringing, CallStatus.RINGING, attempt=1)
     assert await claim_dial(store, claimed, 1)
     await store.sadd(ACTIVE, *unclaimed, claimed, ringing, queued, "gone-without-status")
+    slots = Slots(store, max_calls=100, max_per_trunk=0, need_free_line=True)
+    await beat(store, "gone", free=50, rooms=[])
+    await store.zadd(BEATS, {"gone": 0})  # a worker whose heartbeat ran out: its lines are not
 
-    assert await untaken(store, besides="") == 25
-    assert await untaken(store, besides=unclaimed[0]) == 24
+    await beat(store, "w1", free=25, rooms=[])
+    assert not await slots.reserve(queued, "trunk"), "25 lines, 25 calls about to take them"
+    assert await slots.reserve(unclaimed[0], "trunk"), "a call is not waiting for itself"
+    await beat(store, "w1", free=26, rooms=[])
+    assert await slots.reserve(queued, "trunk")
+    await slots.release(queued)
     await store.delete(ACTIVE)
-    assert await untaken(store, besides="") == 0
+    await beat(store, "w1", free=1, rooms=[])
+    assert await slots.reserve(await place(store), "trunk"), "nothing dispatched: a line is free"
+    await beat(store, "w1", free=0, rooms=[])
+    assert not await slots.reserve(await place(store), "trunk")
+
+    caps_only = Slots(store, max_calls=100, max_per_trunk=0, need_free_line=False)
+    assert await caps_only.reserve(await place(store), "trunk"), "WAIT_FOR_FREE_LINE off"
+
+
+async def test_two_dispatchers_cannot_both_give_the_last_free_line_away(store: Redis) -> None:
+    """A call one dispatcher reserved a slot for (still `queued`, about to move to `dialing`)
+    takes a line too: another dispatcher finds none left."""
+    first, second = await place(store), await place(store)
+    one = Slots(store, max_calls=100, max_per_trunk=0, need_free_line=True)
+    other = Slots(store, max_calls=100, max_per_trunk=0, need_free_line=True)
+    await beat(store, "w1", free=1, rooms=[])
+
+    assert await one.reserve(first, "trunk")
+    assert not await other.reserve(second, "trunk"), "the only line is spoken for"
+    await one.release(first)  # its move to `dialing` was refused (a cancel won)
+    assert await other.reserve(second, "trunk")
 
 
 def fake_livekit(dispatches: list[api.AgentDispatch]) -> MagicMock:
