@@ -12,7 +12,10 @@ Every time is `time.time()` on this machine (the counter and this process share 
 The call's status history splits each number into stages: the API accepting it, the queue
 wait until the dispatcher moved it to `dialing` (and dispatched it), and from there to the
 INVITE: LiveKit assigning the dispatch, a call process of the worker taking it, the worker
-loading the persona and asking the SIP bridge to dial. It prints p50 / p95; it never asserts them.
+loading the persona and asking the SIP bridge to dial. The dispatcher's log line for each call
+adds two parts of those: its own time from the head of the queue to `dialing` (within the
+queue stage), and its LiveKit request (the start of `to_invite`). It prints p50 / p95; it never
+asserts them.
 
     .venv/bin/python -m bench.post_to_invite
     .venv/bin/python -m bench.post_to_invite --idle 5 --burst 40 --rate 20
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -50,7 +54,14 @@ STAGE_NOTES = {
     "queue": "queued -> dispatcher's dialing",
     "to_invite": "dispatched -> INVITE (worker job, SIP)",
 }
+# Rows under a stage: a part of it, from the dispatcher's log (`dispatch_parts`).
+PARTS = {
+    "queue": ("dispatcher", "head of the queue -> dialing (its checks, slot, move)"),
+    "to_invite": ("LiveKit", "the dispatcher's room + dispatch request"),
+}
 CALL_WAIT_S = 300.0  # a call whose INVITE has not come by then counts as lost
+# `dispatcher.entries`' line for each dispatched call
+DISPATCHED = re.compile(r"call (\w+) dispatched: .*\(to dialing (\d+) ms, LiveKit (\d+) ms\)")
 
 console = Console()
 app = typer.Typer(add_completion=False)
@@ -60,6 +71,7 @@ app = typer.Typer(add_completion=False)
 class Timing:
     """One call's stages, in seconds."""
 
+    call_id: str
     post_to_invite: float
     api: float
     queue: float
@@ -102,6 +114,7 @@ async def timing(redis: Redis, call_id: str, sent: float, invite: ReceivedInvite
     dispatched = next(e.at for e in history if e.status == CallStatus.DIALING)  # dispatcher's
     at = invite.received_at
     return Timing(
+        call_id=call_id,
         post_to_invite=at - sent,
         api=queued - sent,
         queue=dispatched - queued,
@@ -158,7 +171,29 @@ def cells(values: list[float]) -> list[str]:
     return [f"{p50:.2f} s", f"{p95:.2f} s", f"{min(values):.2f} s", f"{max(values):.2f} s"]
 
 
-def report(results: dict[str, list[Timing | str]], *, settings: dict[str, str]) -> None:
+def dispatch_parts(log: str) -> dict[str, dict[str, float]]:
+    """Each dispatched call's parts of the dispatcher's time, in seconds, by `PARTS` stage:
+    "queue" (the head of the queue to `dialing`) and "to_invite" (its LiveKit request)."""
+    parts = {}
+    for call_id, to_dialing_ms, livekit_ms in DISPATCHED.findall(log):
+        parts[call_id] = {"queue": int(to_dialing_ms) / 1000, "to_invite": int(livekit_ms) / 1000}
+    return parts
+
+
+def add_part(table: Table, stage: str, parts: list[dict[str, float]]) -> None:
+    """The row of a stage's part (`PARTS`), over the calls whose dispatcher line was found."""
+    if parts:
+        name, note = PARTS[stage]
+        values = [p[stage] for p in parts]
+        table.add_row("", f"    {name}", str(len(values)), *cells(values), note)
+
+
+def report(
+    results: dict[str, list[Timing | str]],
+    *,
+    settings: dict[str, str],
+    parts: dict[str, dict[str, float]],
+) -> None:
     table = Table(title="POST -> INVITE at the phone (486 Busy Here, 1 attempt)")
     for column in ("scenario", "stage", "calls", "p50", "p95", "min", "max", "what"):
         table.add_column(
@@ -171,6 +206,8 @@ def report(results: dict[str, list[Timing | str]], *, settings: dict[str, str]) 
             label = scenario if stage == STAGES[0] else ""
             name = stage if stage == STAGES[0] else f"  {stage}"
             table.add_row(label, name, str(len(values)), *cells(values), STAGE_NOTES[stage])
+            if stage in PARTS:
+                add_part(table, stage, [parts[t.call_id] for t in timings if t.call_id in parts])
     console.print(table)
     for scenario, outcomes in results.items():
         lost = [t for t in outcomes if isinstance(t, str)]
@@ -232,7 +269,8 @@ def main(
             results = {"idle": asyncio.run(idle(stack, counter, idle_calls))}
             console.print(f"burst: {burst_calls} calls at {rate:g}/s")
             results["burst"] = asyncio.run(burst(stack, counter, burst_calls, rate))
-    report(results, settings=settings)
+            parts = dispatch_parts(stack.log("dispatcher"))
+    report(results, settings=settings, parts=parts)
     console.print(f"logs and the INVITE log: {run_dir}")
 
 

@@ -51,6 +51,9 @@ logger = logging.getLogger("dialroom.dispatcher")
 # after which the dispatch loop counts as stuck (`dispatcher.health`).
 BACKOFF_S = (0.5, 1, 2, 5, 10, 15)
 MAX_TRIES = 3  # tries of a queue entry whose handling raises, before its call fails
+# A dispatched call's log line, with the dispatcher's two parts of its time (read back by
+# `bench.post_to_invite`)
+DISPATCHED_LOG = "call %s dispatched: attempt %d to %s (to dialing %.0f ms, LiveKit %.0f ms)"
 
 
 class Taken(Enum):
@@ -262,7 +265,7 @@ class EntryHandler:
             await observe_dial_latency(self.redis, max(0.0, time.time() - job.due_at))
             await observe_queue_wait(self.redis, request, due_at=job.due_at)
             logger.info(
-                "call %s dispatched: attempt %d to %s (to dialing %.0f ms, LiveKit %.0f ms)",
+                DISPATCHED_LOG,
                 request.call_id,
                 request.attempt,
                 mask_number(request.to_number),
