@@ -180,11 +180,10 @@ def dispatch_parts(log: str) -> dict[str, dict[str, float]]:
     return parts
 
 
-def add_part(table: Table, stage: str, parts: list[dict[str, float]]) -> None:
+def add_part(table: Table, stage: str, values: list[float]) -> None:
     """The row of a stage's part (`PARTS`), over the calls whose dispatcher line was found."""
-    if parts:
+    if values:
         name, note = PARTS[stage]
-        values = [p[stage] for p in parts]
         table.add_row("", f"    {name}", str(len(values)), *cells(values), note)
 
 
@@ -207,7 +206,8 @@ def report(
             name = stage if stage == STAGES[0] else f"  {stage}"
             table.add_row(label, name, str(len(values)), *cells(values), STAGE_NOTES[stage])
             if stage in PARTS:
-                add_part(table, stage, [parts[t.call_id] for t in timings if t.call_id in parts])
+                known = [parts[t.call_id][stage] for t in timings if t.call_id in parts]
+                add_part(table, stage, known)
     console.print(table)
     for scenario, outcomes in results.items():
         lost = [t for t in outcomes if isinstance(t, str)]

@@ -105,15 +105,15 @@ class EntryHandler:
             await self.stream.ack(job)
             return
         fresh = taken is Taken.MOVED
-        slot_s = time.monotonic() - started
-        work = self._dispatch_entry(lk, job, fresh=fresh, slot_s=slot_s)
+        to_dialing_s = time.monotonic() - started
+        work = self._dispatch_entry(lk, job, fresh=fresh, to_dialing_s=to_dialing_s)
         await self.in_flight.run(job.entry_id, work)
 
     async def _dispatch_entry(
-        self, lk: api.LiveKitAPI, job: Job, *, fresh: bool, slot_s: float
+        self, lk: api.LiveKitAPI, job: Job, *, fresh: bool, to_dialing_s: float
     ) -> None:
         try:
-            await self._dispatch_and_report(lk, job, fresh=fresh, slot_s=slot_s)
+            await self._dispatch_and_report(lk, job, fresh=fresh, to_dialing_s=to_dialing_s)
             await self.stream.ack(job)
         except RedisError:
             if self.in_flight.inline:
@@ -238,11 +238,11 @@ class EntryHandler:
                 await webhooks.wake(self.redis, call_id)
 
     async def _dispatch_and_report(
-        self, lk: api.LiveKitAPI, job: Job, *, fresh: bool, slot_s: float
+        self, lk: api.LiveKitAPI, job: Job, *, fresh: bool, to_dialing_s: float
     ) -> None:
         """Dispatch the entry and log it, with the two parts of the dispatcher's own time:
-        from the head of the queue to `dialing` (`slot_s`: the checks, the slot, the move,
-        and any wait for a line), and its LiveKit requests."""
+        from the head of the queue to `dialing` (`to_dialing_s`: the checks, the slot, the
+        move, and any wait for a line), and its LiveKit requests."""
         request = job.request
         fields = {"call_id": request.call_id, "persona": request.persona}
         started = time.monotonic()
@@ -269,7 +269,7 @@ class EntryHandler:
                 request.call_id,
                 request.attempt,
                 mask_number(request.to_number),
-                slot_s * 1000,
+                to_dialing_s * 1000,
                 (time.monotonic() - started) * 1000,
                 extra=fields,
             )
