@@ -10,11 +10,12 @@ and Azure plugins against `FakeCloud`. The caller is a WAV played in real time.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
-from livekit.agents import Agent, ConversationItemAddedEvent, utils
+from livekit.agents import Agent, ConversationItemAddedEvent, UserStateChangedEvent, utils
 
 from dialroom.persona import Persona
 from tests.support.azure_speech_fake import AzureSpeechFake
@@ -34,9 +35,11 @@ AZURE_FINAL_AFTER_S = 1.0
 @dataclass
 class Turn:
     committed_at: float  # the caller's message entered the chat: the turn ended
-    llm_asked_at: float
+    llm_asked_at: float  # the last LLM request, the one whose reply is spoken
     llm_heard: str
     azure_final_at: float
+    vad_ended_at: float  # the VAD's end of speech: the session flushes the STT
+    llm_asks: list[float]  # every LLM request (a preflight's thrown away included)
 
 
 @pytest.fixture
@@ -45,7 +48,9 @@ async def cloud() -> AsyncIterator[FakeCloud]:
         yield fake
 
 
-def azure_persona(cloud: FakeCloud, azure: AzureSpeechFake, **stt: object) -> Persona:
+def azure_persona(
+    cloud: FakeCloud, azure: AzureSpeechFake, turn: dict[str, object], **stt: object
+) -> Persona:
     return Persona.model_validate(
         {
             "name": "azure-turn",
@@ -54,31 +59,39 @@ def azure_persona(cloud: FakeCloud, azure: AzureSpeechFake, **stt: object) -> Pe
             "tts": {"provider": "azure", "endpoint": cloud.azure_tts_endpoint},
             "prompt": "unused.md",
             "greeting": {"inbound": "Hello"},
-            "turn": {"min_endpointing_s": 0.4, "detection": "vad"},
+            "turn": {"min_endpointing_s": 0.4, "detection": "vad", **turn},
         }
     )
 
 
-async def one_turn(cloud: FakeCloud, **stt: object) -> tuple[Turn, AzureSpeechFake]:
+async def one_turn(
+    cloud: FakeCloud, turn: dict[str, object] | None = None, **stt: object
+) -> tuple[Turn, AzureSpeechFake]:
     async with AzureSpeechFake(
         phrase=CALLER_LINES[WAV], final_after_s=AZURE_FINAL_AFTER_S
     ) as azure:
-        persona = azure_persona(cloud, azure, **stt)
+        persona = azure_persona(cloud, azure, turn or {}, **stt)
         state = CallState(call_id="c1", persona=persona.name, direction="inbound", room="r")
         keys = ProviderKeys(
             azure_speech_key="az-good", azure_speech_region="", openai_api_key="sk-good"
         )
         committed: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        vad_ended: list[float] = []
+
+        def on_user_state(ev: UserStateChangedEvent) -> None:
+            if ev.old_state == "speaking" and ev.new_state == "listening":
+                vad_ended.append(time.time())
 
         def on_item(ev: ConversationItemAddedEvent) -> None:
             if getattr(ev.item, "role", None) == "user" and not committed.done():
-                committed.set_result(ev.item.created_at)  # type: ignore[union-attr]
+                committed.set_result(time.time())  # not the item's created_at: a preflight made it
 
         async with utils.http_context.open():
             session = build_session(persona, state, keys)
             session.input.audio = WavCaller(FIXTURES_DIR / WAV, lead_s=0.5)
             session.output.audio = CapturedAudio()
             session.on("conversation_item_added", on_item)
+            session.on("user_state_changed", on_user_state)
             await session.start(Agent(instructions="Be brief."))
             try:
                 committed_at = await asyncio.wait_for(committed, 20)  # a hang guard
@@ -86,9 +99,10 @@ async def one_turn(cloud: FakeCloud, **stt: object) -> tuple[Turn, AzureSpeechFa
                 await eventually(lambda: bool(azure.finals_sent_at and cloud.requests_to("chat")))
             finally:
                 await session.aclose()
-    asked = cloud.requests_to("chat")[0]
-    heard = asked.json["messages"][-1]["content"]
-    turn = Turn(committed_at, asked.at, heard, azure.finals_sent_at[0])
+    asks = cloud.requests_to("chat")
+    heard = asks[-1].json["messages"][-1]["content"]
+    at = [ask.at for ask in asks]
+    turn = Turn(committed_at, at[-1], heard, azure.finals_sent_at[0], vad_ended[0], at)
     return turn, azure
 
 
@@ -107,6 +121,17 @@ async def test_the_turn_ends_and_the_llm_is_asked_before_azures_final(cloud: Fak
     assert turn.llm_heard == azure.hypothesis  # Azure's interim words: the whole line
     (connection,) = azure.connections
     assert connection.segmentation_silence_ms == 300  # the persona default reaches Azure
+
+
+async def test_the_llm_starts_on_the_interim_once_the_caller_is_quiet(cloud: FakeCloud) -> None:
+    """The preflight: with a VAD silence of a whole second, the session flushes the STT only
+    then, but the LLM is asked on the line's words as soon as the line has been quiet
+    `PREFLIGHT_S`, and that request's reply is the one spoken (none is asked after the turn
+    ended)."""
+    turn, azure = await one_turn(cloud, {"vad_min_silence_s": 1.0})
+    assert turn.llm_heard == azure.hypothesis, "the whole line"
+    assert turn.llm_asked_at < turn.vad_ended_at, "asked before the VAD's end of speech"
+    assert all(at < turn.committed_at for at in turn.llm_asks), "the preflight's reply is used"
 
 
 async def test_without_end_turn_on_interim_the_turn_waits_for_azures_final(

@@ -1,5 +1,6 @@
 """What a streaming STT's session sees once a flush may end the turn on an interim result:
-the interim's words at the flush, and nothing twice when the provider's final comes later."""
+the interim's words at the flush, and nothing twice when the provider's final comes later;
+before the flush, the same words as a preflight."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from worker.providers.interim_words import InterimWords
 
 INTERIM = stt.SpeechEventType.INTERIM_TRANSCRIPT
 FINAL = stt.SpeechEventType.FINAL_TRANSCRIPT
+PREFLIGHT = stt.SpeechEventType.PREFLIGHT_TRANSCRIPT
 
 
 def event(kind: stt.SpeechEventType, text: str, *, ends_at: float = 2.5) -> stt.SpeechEvent:
@@ -68,3 +70,26 @@ def test_a_flush_with_nothing_new_sends_nothing() -> None:
     words.passed(event(INTERIM, "yes"))
     assert words.flushed() is not None
     assert words.flushed() is None
+
+
+def test_a_preflight_is_what_a_flush_would_commit_and_commits_nothing() -> None:
+    words = InterimWords()
+    assert words.preflight() is None
+    words.passed(event(INTERIM, "i would like tuesday"))
+    preflight = words.preflight()
+    assert preflight is not None and preflight.type == PREFLIGHT
+    assert preflight.alternatives[0].text == "i would like tuesday"
+    final = words.flushed(audio_at=3.0)
+    assert final is not None and final.alternatives[0].text == "i would like tuesday"
+    assert words.preflight() is None, "committed: nothing left to preflight"
+
+
+def test_only_new_speech_after_a_flush_is_preflighted() -> None:
+    words = InterimWords()
+    words.passed(event(INTERIM, "come in on tuesday", ends_at=2.4))
+    assert words.flushed(audio_at=2.8) is not None
+    words.passed(event(INTERIM, "come in on tuesday please", ends_at=2.5))
+    assert words.preflight() is None, "a late word of the flushed audio: the turn is over"
+    words.passed(event(INTERIM, "come in on tuesday please at noon", ends_at=3.6))
+    preflight = words.preflight()
+    assert preflight is not None and preflight.alternatives[0].text == "please at noon"

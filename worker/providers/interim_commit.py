@@ -14,6 +14,15 @@ provider's own final for that text, when it comes, is dropped (only its words be
 committed ones are kept, if the caller spoke again within the same provider segment; see
 `interim_words`). The cost: the reply is built on the interim wording (Azure's interims carry
 no punctuation or casing); the words are the same.
+
+The reply need not wait for the turn's end either. Once the line has been quiet `PREFLIGHT_S`,
+the interim text so far goes to the session as a *preflight* transcript, and the session's
+preemptive generation (`turn.preemptive_generation`) starts the LLM on it while the endpointing
+delay still runs. At the turn's end the final carries the same words and the reply already
+under way is the one spoken; an interim with other words (the last word caught up, or the
+caller went on) is preflighted again once the line is quiet, and livekit-agents drops the
+stale reply (at most 3 tries a turn, its `max_retries`). The cost: an LLM request per
+preflight whose words change.
 """
 
 from __future__ import annotations
@@ -35,6 +44,9 @@ from worker.providers.wrapped_stt import WrappedSTT
 # silence, when the interim has long caught up (bench/README.md, `voice_hops`). A line that
 # never reads quiet (noise near speech level) waits the whole settle after the flush.
 SETTLE_S = 0.30
+# Quiet this long, the caller has probably finished: the LLM may start (preflight). A comma's
+# pause is ~0.13 s (the caller fixtures); a longer pause costs one LLM request thrown away.
+PREFLIGHT_S = 0.15
 
 
 def commit_wait_s(level: LineLevel, settle_s: float) -> float:
@@ -89,6 +101,9 @@ class InterimCommitStream(stt.RecognizeStream):
         super().__init__(stt=stt, conn_options=conn_options)
         self._wrapper = stt
         self._language = language
+        self._level = LineLevel()  # the loudness of the audio since the last flush
+        self._preflighting: asyncio.Task[None] | None = None
+        self._preflighted = ""  # the words of the last preflight since the last flush
 
     async def _run(self) -> None:
         once = APIConnectOptions(max_retry=0, timeout=self._conn_options.timeout)
@@ -101,15 +116,17 @@ class InterimCommitStream(stt.RecognizeStream):
             async for event in inner:
                 for passed in words.passed(event):
                     self._event_ch.send_nowait(passed)
+                self._preflight_when_quiet(words)
             if feeding.done():
                 feeding.result()  # a failure to feed the provider is this stream's failure
         finally:
-            await utils.aio.cancel_and_wait(feeding)
+            tasks = [feeding, self._preflighting]
+            await utils.aio.cancel_and_wait(*[task for task in tasks if task is not None])
             await inner.aclose()
 
     async def _feed(self, inner: stt.RecognizeStream, words: InterimWords) -> None:
         heard_s = inner.start_time_offset  # stream time of the audio passed on so far
-        level = LineLevel()  # the loudness of the audio since the last flush
+        level = self._level
         settling: asyncio.Task[None] | None = None
         try:
             async for item in self._input_ch:
@@ -120,6 +137,8 @@ class InterimCommitStream(stt.RecognizeStream):
                     continue
                 if settling is not None:
                     settling.cancel()
+                if self._preflighting is not None:
+                    self._preflighting.cancel()  # the commit is due: it sends these words
                 wait_s = commit_wait_s(level, self._wrapper.settle_s)
                 level.start()
                 settling = asyncio.create_task(self._commit(words, heard_s, wait_s))
@@ -133,3 +152,25 @@ class InterimCommitStream(stt.RecognizeStream):
         await asyncio.sleep(wait_s)
         if (final := words.flushed(audio_at=heard_s)) is not None:
             self._event_ch.send_nowait(final)
+        self._preflighted = ""
+
+    def _preflight_when_quiet(self, words: InterimWords) -> None:
+        """Preflight the interim's words once the line has been quiet PREFLIGHT_S, unless
+        they are the last preflight's."""
+        preflight = words.preflight()
+        if preflight is None or preflight.alternatives[0].text == self._preflighted:
+            return
+        if self._preflighting is not None:
+            self._preflighting.cancel()
+        self._preflighting = asyncio.create_task(self._preflight(preflight, words))
+
+    async def _preflight(self, preflight: stt.SpeechEvent, words: InterimWords) -> None:
+        while True:  # the line's audio is pushed by `_feed`: its quiet is read, not awaited
+            quiet_s = self._level.quiet_s()
+            if quiet_s >= PREFLIGHT_S:
+                break
+            await asyncio.sleep(PREFLIGHT_S - quiet_s)
+        current = words.preflight()  # a flush may have committed these words meanwhile
+        if current is not None and current.alternatives[0].text == preflight.alternatives[0].text:
+            self._preflighted = preflight.alternatives[0].text
+            self._event_ch.send_nowait(preflight)

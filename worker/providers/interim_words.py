@@ -42,16 +42,30 @@ class InterimWords:
         rest = _after(event.alternatives[0].text, committed)
         return [with_text(event, rest)] if rest and resumed else []
 
+    def _uncommitted(self) -> str:
+        """The open segment's latest interim words not yet committed: what a flush now would
+        commit ("": none)."""
+        if self._latest is None:
+            return ""
+        return _after(self._latest.alternatives[0].text, self._committed)
+
+    def preflight(self) -> stt.SpeechEvent | None:
+        """The uncommitted words as a preflight transcript (the final a flush now would send,
+        for the session's preemptive generation), committing nothing. None when there are
+        none, or they are late words of audio already flushed (not the caller speaking again)."""
+        rest = self._uncommitted()
+        if self._latest is None or not rest or (self._committed and not self._resumed):
+            return None
+        return with_text(self._latest, rest, type=stt.SpeechEventType.PREFLIGHT_TRANSCRIPT)
+
     def flushed(self, *, audio_at: float | None = None) -> stt.SpeechEvent | None:
         """The session asks for the turn's transcript now, its audio heard up to `audio_at`
         (stream time, as the provider's timestamps): the uncommitted interim words."""
-        if self._latest is None:
+        rest = self._uncommitted()
+        if self._latest is None or not rest:
             return None
-        words = self._latest.alternatives[0].text.split()
-        if len(words) <= self._committed:
-            return None
-        rest = " ".join(words[self._committed :])
-        self._committed, self._flushed_at, self._resumed = len(words), audio_at, False
+        self._committed = len(self._latest.alternatives[0].text.split())
+        self._flushed_at, self._resumed = audio_at, False
         return with_text(self._latest, rest, type=_FINAL)
 
     def _spoke_again(self, event: stt.SpeechEvent) -> bool:
