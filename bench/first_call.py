@@ -51,6 +51,7 @@ class CallTiming:
 
     call: int
     greeting_s: float | None = None  # INVITE sent -> first greeting audio
+    answered_greeting_s: float | None = None  # media active (the answer) -> first greeting audio
     greeting_end_s: float | None = None  # media active -> greeting's last audio
     caller_end_s: float | None = None  # media active -> caller's last voiced sample
     media_active_at: float | None = None  # wall clock (`time.time()`) of media active
@@ -80,6 +81,7 @@ def measure(call: CallResult, index: int, caller_span: tuple[float, float]) -> C
         timing.failure = "no greeting heard"
         return timing
     timing.greeting_s = call.media_active_at + greeting_at - call.invite_sent_at
+    timing.answered_greeting_s = greeting_at
     timing.media_active_at = call.media_active_at
     if not call.plays:
         timing.failure = "call ended before the caller spoke"
@@ -136,6 +138,8 @@ def report(timings: list[CallTiming], persona: Persona, play_at: float) -> None:
         table.add_column(column, justify="right")
     table.add_column("note")
     table.add_row("greeting latency", *summary(greetings), "INVITE -> first greeting audio")
+    answered = [t.answered_greeting_s for t in ok if t.answered_greeting_s is not None]
+    table.add_row("  after the answer", *summary(answered), "media active -> first greeting audio")
     table.add_row("reply latency", *summary(replies), "end of caller speech -> reply")
     table.add_row(
         "  less min endpointing",

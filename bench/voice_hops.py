@@ -149,6 +149,11 @@ def first_after(times: list[float], start: float, within_s: float = 5.0) -> floa
     return later[0] if later else None
 
 
+def last_between(times: list[float], start: float, end: float) -> float | None:
+    within = [t for t in times if start <= t <= end]
+    return max(within) if within else None
+
+
 def turn_hops(
     stopped_at: float, reply_s: float | None, worker: dict[str, Any], fakes: Fakes
 ) -> dict[str, float]:
@@ -156,8 +161,12 @@ def turn_hops(
     hops: dict[str, float] = {}
     cloud = fakes.cloud
     voice = first_after(fakes.azure.voice_ended_at, stopped_at - 0.1)
-    llm = first_after([r.at for r in cloud.requests_to("chat")], stopped_at)
     tts = first_after([r.at for r in cloud.requests_to("tts")], stopped_at)
+    # The spoken reply's LLM request: the last before its TTS request (a preflight on words
+    # that then changed asked once before it, and its reply was thrown away).
+    chats = [r.at for r in cloud.requests_to("chat")]
+    llm = last_between(chats, stopped_at, tts) if tts is not None else None
+    llm = llm if llm is not None else first_after(chats, stopped_at)
     final = first_after(fakes.azure.finals_sent_at, stopped_at)
     if voice is not None:
         hops["voice_at_worker"] = voice - stopped_at

@@ -37,6 +37,17 @@ def test_hops_count_from_the_callers_last_voice() -> None:
     assert hops == pytest.approx(expected)
 
 
+def test_the_llm_hop_is_the_request_whose_reply_was_spoken() -> None:
+    """A preflight on words that then changed asked the LLM first; the reply spoken is the
+    last request before the TTS was asked."""
+    cloud, azure = FakeCloud(), AzureSpeechFake(phrase="Tuesday", final_after_s=1.0)
+    cloud.requests = [request("chat", 100.2), request("chat", 100.35), request("tts", 100.7),
+                      request("chat", 103.0)]  # fmt: skip
+    hops = turn_hops(100.0, 1.2, {"llm_ttft_s": 0.31}, Fakes(cloud=cloud, azure=azure))
+    assert hops["llm_asked"] == pytest.approx(0.35)
+    assert hops["llm_first_token"] == pytest.approx(0.66)
+
+
 def test_a_record_with_the_workers_own_clock_places_its_stages_from_it() -> None:
     """`caller_stopped_at` / `agent_started_at` (wall clock) replace the STT-receipt anchor."""
     cloud, azure = FakeCloud(), AzureSpeechFake(phrase="Tuesday", final_after_s=1.0)

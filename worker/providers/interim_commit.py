@@ -158,19 +158,20 @@ class InterimCommitStream(stt.RecognizeStream):
         """Preflight the interim's words once the line has been quiet PREFLIGHT_S, unless
         they are the last preflight's."""
         preflight = words.preflight()
-        if preflight is None or preflight.alternatives[0].text == self._preflighted:
+        text = preflight.alternatives[0].text if preflight is not None else ""
+        if not text or text == self._preflighted:
             return
         if self._preflighting is not None:
             self._preflighting.cancel()
-        self._preflighting = asyncio.create_task(self._preflight(preflight, words))
+        self._preflighting = asyncio.create_task(self._preflight(text, words))
 
-    async def _preflight(self, preflight: stt.SpeechEvent, words: InterimWords) -> None:
-        while True:  # the line's audio is pushed by `_feed`: its quiet is read, not awaited
-            quiet_s = self._level.quiet_s()
+    async def _preflight(self, text: str, words: InterimWords) -> None:
+        """Sends `text` as a preflight once the line has been quiet PREFLIGHT_S; gives up once
+        a flush has committed it or newer words have replaced it."""
+        while (preflight := words.preflight()) and preflight.alternatives[0].text == text:
+            quiet_s = self._level.quiet_s()  # `_feed` adds the line's audio as it comes
             if quiet_s >= PREFLIGHT_S:
-                break
+                self._preflighted = text
+                self._event_ch.send_nowait(preflight)
+                return
             await asyncio.sleep(PREFLIGHT_S - quiet_s)
-        current = words.preflight()  # a flush may have committed these words meanwhile
-        if current is not None and current.alternatives[0].text == preflight.alternatives[0].text:
-            self._preflighted = preflight.alternatives[0].text
-            self._event_ch.send_nowait(preflight)
