@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from livekit import rtc
 from livekit.agents import (
@@ -38,7 +37,6 @@ from worker.greeting_cache import cacheable
 from worker.guard import GuardedAgent, speech_guard
 from worker.handoff import handoff_tools
 from worker.providers import build_llm, build_stt, build_tts
-from worker.speech_onset import from_first_sound
 from worker.tools import tools_for
 from worker.tools.mcp import mcp_toolsets
 
@@ -107,9 +105,6 @@ class PersonaAgent(GuardedAgent):
         )
         self._greeting_audio.start()
 
-    def tts_node(self, text: AsyncIterable[str], model_settings: ModelSettings) -> Any:
-        return from_first_sound(super().tts_node(text, model_settings))  # no leading silence
-
     async def on_enter(self) -> None:
         if self._greet_on_enter:
             self.greet()
@@ -121,9 +116,7 @@ class PersonaAgent(GuardedAgent):
         audio = self._greeting_audio
         self.session.say(
             self._greeting,
-            audio=from_first_sound(audio.frames(fallback=self._greeting_live))
-            if audio
-            else NOT_GIVEN,
+            audio=audio.frames(fallback=self._greeting_live) if audio else NOT_GIVEN,
             allow_interruptions=False,
         )
 
