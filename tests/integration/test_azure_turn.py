@@ -65,11 +65,12 @@ def azure_persona(
 
 
 async def one_turn(
-    cloud: FakeCloud, turn: dict[str, object] | None = None, **stt: object
+    cloud: FakeCloud,
+    turn: dict[str, object] | None = None,
+    final_after_s: float = AZURE_FINAL_AFTER_S,
+    **stt: object,
 ) -> tuple[Turn, AzureSpeechFake]:
-    async with AzureSpeechFake(
-        phrase=CALLER_LINES[WAV], final_after_s=AZURE_FINAL_AFTER_S
-    ) as azure:
+    async with AzureSpeechFake(phrase=CALLER_LINES[WAV], final_after_s=final_after_s) as azure:
         persona = azure_persona(cloud, azure, turn or {}, **stt)
         state = CallState(call_id="c1", persona=persona.name, direction="inbound", room="r")
         keys = ProviderKeys(
@@ -132,6 +133,18 @@ async def test_the_llm_starts_on_the_interim_once_the_caller_is_quiet(cloud: Fak
     assert turn.llm_heard == azure.hypothesis, "the whole line"
     assert turn.llm_asked_at < turn.vad_ended_at, "asked before the VAD's end of speech"
     assert all(at < turn.committed_at for at in turn.llm_asks), "the preflight's reply is used"
+
+
+async def test_azures_own_final_before_the_turns_end_keeps_the_preflights_reply(
+    cloud: FakeCloud,
+) -> None:
+    """Azure's final (its casing and punctuation) comes 0.5 s into the silence, before the
+    VAD's end of speech: it reaches the session in the preflight's wording, so the LLM is not
+    asked again on it."""
+    turn, azure = await one_turn(cloud, {"vad_min_silence_s": 1.0}, final_after_s=0.5)
+    assert turn.azure_final_at < turn.vad_ended_at, "the final came first, as meant"
+    assert turn.llm_heard == azure.hypothesis, "the preflight's request is the last"
+    assert turn.llm_asked_at < turn.azure_final_at
 
 
 async def test_without_end_turn_on_interim_the_turn_waits_for_azures_final(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from livekit.agents import stt
 
-from worker.providers.interim_words import InterimWords
+from worker.providers.interim_words import InterimWords, in_preflight_wording
 
 INTERIM = stt.SpeechEventType.INTERIM_TRANSCRIPT
 FINAL = stt.SpeechEventType.FINAL_TRANSCRIPT
@@ -93,3 +93,14 @@ def test_only_new_speech_after_a_flush_is_preflighted() -> None:
     words.passed(event(INTERIM, "come in on tuesday please at noon", ends_at=3.6))
     preflight = words.preflight()
     assert preflight is not None and preflight.alternatives[0].text == "please at noon"
+
+
+def test_the_providers_final_for_the_preflighted_words_keeps_the_preflights_wording() -> None:
+    final = event(FINAL, "I would like Tuesday, please.")
+    same = in_preflight_wording(final, "i would like tuesday please")
+    assert seen([same]) == [("final_transcript", "i would like tuesday please")]
+    other = in_preflight_wording(final, "i would like")
+    assert other is final, "other words: the provider's final as it is"
+    assert in_preflight_wording(final, "") is final, "no preflight sent"
+    interim = event(INTERIM, "i would like tuesday")
+    assert in_preflight_wording(interim, "i would like tuesday") is interim

@@ -18,11 +18,11 @@ no punctuation or casing); the words are the same.
 The reply need not wait for the turn's end either. Once the line has been quiet `PREFLIGHT_S`,
 the interim text so far goes to the session as a *preflight* transcript, and the session's
 preemptive generation (`turn.preemptive_generation`) starts the LLM on it while the endpointing
-delay still runs. At the turn's end the final carries the same words and the reply already
-under way is the one spoken; an interim with other words (the last word caught up, or the
-caller went on) is preflighted again once the line is quiet, and livekit-agents drops the
-stale reply (at most 3 tries a turn, its `max_retries`). The cost: an LLM request per
-preflight whose words change.
+delay still runs. At the turn's end the final carries the same words (Azure's own final, when
+it comes first, in the preflight's wording) and the reply already under way is the one spoken;
+an interim with other words (the last word caught up, or the caller went on) is preflighted
+again once the line is quiet, and livekit-agents drops the stale reply (at most 3 tries a turn,
+its `max_retries`). The cost: an LLM request per preflight whose words change.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from livekit import rtc
 from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions, stt, utils
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 
-from worker.providers.interim_words import InterimWords
+from worker.providers.interim_words import InterimWords, in_preflight_wording
 from worker.providers.speech_end import LineLevel
 from worker.providers.wrapped_stt import WrappedSTT
 
@@ -115,7 +115,9 @@ class InterimCommitStream(stt.RecognizeStream):
         try:
             async for event in inner:
                 for passed in words.passed(event):
-                    self._event_ch.send_nowait(passed)
+                    self._event_ch.send_nowait(in_preflight_wording(passed, self._preflighted))
+                    if passed.type == stt.SpeechEventType.FINAL_TRANSCRIPT:
+                        self._preflighted = ""  # the provider's final, before any flush
                 self._preflight_when_quiet(words)
             if feeding.done():
                 feeding.result()  # a failure to feed the provider is this stream's failure

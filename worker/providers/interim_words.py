@@ -12,6 +12,7 @@ counted, not compared: the final rewrites casing and punctuation ("i would like 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from livekit.agents import stt
@@ -82,6 +83,24 @@ def with_text(
     """`event` (its first alternative's timing and language) carrying `text` instead."""
     data = replace(event.alternatives[0], text=text)
     return replace(event, type=type or event.type, alternatives=[data])
+
+
+def in_preflight_wording(event: stt.SpeechEvent, preflighted: str) -> stt.SpeechEvent:
+    """The provider's own final in the wording of the preflight that sent the same words.
+
+    The session keeps the reply it started on a preflight only if the final's text is the
+    preflight's, string for string (livekit-agents 1.8.9, `audio_recognition`: a changed
+    transcript restarts it); Azure's final rewrites casing and punctuation ("i would like
+    tuesday" -> "I would like Tuesday."), which would throw that head start away."""
+    if event.type != _FINAL or not preflighted or not event.alternatives:
+        return event
+    if _words(event.alternatives[0].text) != _words(preflighted):
+        return event  # other words: a new transcript, and a new reply
+    return with_text(event, preflighted)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w']+", text.casefold())
 
 
 def _after(text: str, count: int) -> str:
