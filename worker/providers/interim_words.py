@@ -12,10 +12,10 @@ counted, not compared: the final rewrites casing and punctuation ("i would like 
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from livekit.agents import stt
+from livekit.agents.tokenize.basic import split_words
 
 _INTERIM = stt.SpeechEventType.INTERIM_TRANSCRIPT
 _FINAL = stt.SpeechEventType.FINAL_TRANSCRIPT
@@ -100,7 +100,10 @@ def in_preflight_wording(event: stt.SpeechEvent, preflighted: str) -> stt.Speech
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[\w']+", text.casefold())
+    """Words as livekit-agents compares a preflight with the turn (`_transcripts_equivalent`)."""
+    return [
+        w.casefold() for w, _, _ in split_words(text, ignore_punctuation=True, split_character=True)
+    ]
 
 
 def _after(text: str, count: int) -> str:
