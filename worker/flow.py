@@ -7,15 +7,17 @@ framework asks twice for the same turn.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import ChainMap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dialroom.persona import FlowStep
-from dialroom.templates import fill
+from dialroom.templates import fill, names
 
 _WORD = re.compile(r"[a-z0-9']+")
+MAX_FILLED = 64  # answers' combinations `known_replies` fills in per question
 
 
 @dataclass(frozen=True)
@@ -88,3 +90,37 @@ def _speak_until_next_question(
         handoff=handoff,
     )
     return position, reply
+
+
+def known_replies(steps: Sequence[FlowStep]) -> list[str]:
+    """Every reply `reply_to` gives whatever the call's variables: each question's retry, and
+    what follows each answer, filled with every combination of the answers it names (at most
+    `MAX_FILLED` per question). A reply naming a call variable is left out: its text is the
+    call's."""
+    replies: list[str] = []
+    answers: dict[str, tuple[str, ...]] = {}
+    for position, step in enumerate(steps):
+        if step.collect is None:
+            continue
+        replies.append(step.retry)
+        answers[step.collect] = step.choices
+        named = sorted(_names_said(steps, position + 1))
+        if not set(named) <= answers.keys():
+            continue
+        combinations = itertools.product(*(answers[name] for name in named))
+        for combination in itertools.islice(combinations, MAX_FILLED):
+            slots = dict(zip(named, combination, strict=True))
+            replies.append(_speak_until_next_question(steps, position + 1, {}, slots)[1].text)
+    return [reply for reply in dict.fromkeys(replies) if reply]
+
+
+def _names_said(steps: Sequence[FlowStep], position: int) -> set[str]:
+    """The `{names}` of the `say` steps spoken from `position` to the next question."""
+    named: set[str] = set()
+    for step in steps[position:]:
+        if step.collect is not None:
+            break
+        named |= names(step.say or "")
+        if step.end_call or step.transfer or step.handoff:
+            break
+    return named

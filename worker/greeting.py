@@ -107,8 +107,22 @@ class GreetingAudio:
     async def frames(
         self, fallback: Callable[[], AsyncIterable[rtc.AudioFrame]]
     ) -> AsyncIterator[rtc.AudioFrame]:
-        """The greeting's frames as they become available; `fallback()`'s when fetching it
-        failed before any frame came."""
+        """The greeting's frames as they become available, the call's loop running after each;
+        `fallback()`'s when fetching it failed before any frame came.
+
+        A cached greeting is all there at once. Taken in one go, every frame would reach
+        livekit-agents' transcript synchronizer (it times the agent's words to its audio, so an
+        interrupted reply is recorded as far as the caller heard it) before the room output
+        sent the first, and its speaking-rate analysis (an STFT, ~2 ms of the loop per 0.1 s
+        of audio) would run over the whole greeting first: 0.14-0.16 s later at the phone
+        (`bench/README.md`, "Known lines")."""
+        async for frame in self._available(fallback):
+            yield frame
+            await asyncio.sleep(0)
+
+    async def _available(
+        self, fallback: Callable[[], AsyncIterable[rtc.AudioFrame]]
+    ) -> AsyncIterator[rtc.AudioFrame]:
         sent = 0
         while True:
             while sent < len(self._frames):

@@ -25,6 +25,7 @@ PRELOADED: tuple[str, ...] = (
     # builds the cloud clients' TLS contexts once, here: each parses a CA bundle (~20 ms)
     "worker.providers.tls",
     "worker.providers.http_clients",
+    "worker.transcript_warmup",  # the transcript synchronizer's hyphenator, built once
     "dialroom.call_status",
     "dialroom.calls",
     "dialroom.last_good",

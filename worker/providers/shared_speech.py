@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +33,7 @@ logger = logging.getLogger("dialroom.worker")
 WHISPER = "dialroom_whisper"
 PIPER = "dialroom_piper"
 RUNNERS_ENV = "DIALROOM_SHARED_SPEECH"  # methods the worker's inference process serves
+PERSONAS_ENV = "DIALROOM_SHARED_SPEECH_PERSONAS"  # agents and prompts folders, os.pathsep-joined
 
 
 class WhisperRunner(_InferenceRunner):
@@ -53,19 +55,30 @@ class WhisperRunner(_InferenceRunner):
 
 
 class PiperRunner(_InferenceRunner):
-    """Request: the text, UTF-8. Response: mono int16 PCM at the voice's own rate."""
+    """Request: the text, UTF-8. Response: mono int16 PCM at the voice's own rate.
+
+    The flow personas' known lines are rendered once, in the background, and served from
+    memory (`known_lines`)."""
 
     INFERENCE_METHOD = PIPER
 
     def initialize(self) -> None:
         from worker.providers import local_tts
+        from worker.providers.known_lines import KnownLines, flow_sentences
 
         local_tts.load_voice()
+        self.known = KnownLines()
+        self.warming: threading.Thread | None = None
+        if folders := os.environ.get(PERSONAS_ENV):
+            agents_dir, prompts_dir = (Path(p) for p in folders.split(os.pathsep))
+            sentences = flow_sentences(agents_dir, prompts_dir)
+            self.warming = self.known.render_in_background(sentences, local_tts.synthesize_pcm)
 
     def run(self, data: bytes) -> bytes | None:
         from worker.providers.local_tts import synthesize_pcm
 
-        return synthesize_pcm(data.decode())
+        text = data.decode()
+        return self.known.get(text) or synthesize_pcm(text)
 
 
 def local_speech_used(agents_dir: Path, prompts_dir: Path) -> set[str]:
@@ -91,6 +104,7 @@ def register_if_used(agents_dir: Path, prompts_dir: Path) -> set[str]:
         if runner.INFERENCE_METHOD in used:
             _InferenceRunner.register_runner(runner)
     os.environ[RUNNERS_ENV] = ",".join(sorted(used))
+    os.environ[PERSONAS_ENV] = os.pathsep.join((str(agents_dir), str(prompts_dir)))
     return used
 
 
