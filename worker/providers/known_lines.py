@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from dialroom.persona import PersonaError, available, load_persona
 from worker.flow import known_replies
 from worker.providers.local_tts import split_sentences
+from worker.providers.shared_speech import readable_personas
 
 logger = logging.getLogger("dialroom.worker")
 
@@ -31,11 +31,7 @@ def flow_sentences(agents_dir: Path, prompts_dir: Path) -> list[str]:
     """Each sentence, as Piper is asked for it, that the local-voice flow personas in
     `agents_dir` can say whatever the call (an unreadable persona counts none)."""
     sentences: list[str] = []
-    for name in available(agents_dir):
-        try:
-            persona = load_persona(name, agents_dir=agents_dir, prompts_dir=prompts_dir)
-        except (PersonaError, OSError, UnicodeDecodeError):
-            continue  # `personas check` names it; the worker still serves the others
+    for persona in readable_personas(agents_dir, prompts_dir):
         if persona.tts.provider == "local" and persona.llm.provider == "flow":
             for reply in known_replies(persona.flow):
                 sentences += split_sentences(reply)

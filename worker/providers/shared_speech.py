@@ -26,7 +26,7 @@ import numpy as np
 from livekit.agents import get_job_context
 from livekit.agents.inference_runner import _InferenceRunner
 
-from dialroom.persona import PersonaError, available, load_persona
+from dialroom.persona import Persona, PersonaError, available, load_persona
 
 logger = logging.getLogger("dialroom.worker")
 
@@ -81,14 +81,21 @@ class PiperRunner(_InferenceRunner):
         return self.known.get(text) or synthesize_pcm(text)
 
 
+def readable_personas(agents_dir: Path, prompts_dir: Path) -> list[Persona]:
+    """The personas in `agents_dir` that load; an unreadable one is left out."""
+    personas: list[Persona] = []
+    for name in available(agents_dir):
+        try:
+            personas.append(load_persona(name, agents_dir=agents_dir, prompts_dir=prompts_dir))
+        except (PersonaError, OSError, UnicodeDecodeError):
+            continue  # `personas check` names it; the worker still serves the others
+    return personas
+
+
 def local_speech_used(agents_dir: Path, prompts_dir: Path) -> set[str]:
     """Which shared models the personas in `agents_dir` use (an unreadable one counts none)."""
     used: set[str] = set()
-    for name in available(agents_dir):
-        try:
-            persona = load_persona(name, agents_dir=agents_dir, prompts_dir=prompts_dir)
-        except (PersonaError, OSError, UnicodeDecodeError):
-            continue  # `personas check` names it; the worker still serves the others
+    for persona in readable_personas(agents_dir, prompts_dir):
         if persona.stt.provider == "local":
             used.add(WHISPER)
         if persona.tts.provider == "local":
