@@ -34,6 +34,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
+import psutil
 import typer
 from rich.console import Console
 
@@ -64,10 +65,21 @@ app = typer.Typer(add_completion=False)
 
 
 def busiest_call_process(sampler: PartSampler) -> int | None:
+    """The busiest call process that is in a call: one with a UDP socket (its room's WebRTC
+    media). Among all of them the busiest was sometimes a warm process that had just
+    started (the pool replaces each one that took a job) and sat idle through the window."""
     latest = sampler.latest()
-    if latest is None or not latest.call_cpu:
+    if latest is None:
         return None
-    return max(latest.call_cpu, key=lambda pid: latest.call_cpu[pid])
+    in_call = [pid for pid in latest.call_cpu if in_a_call(pid)]
+    return max(in_call, key=lambda pid: latest.call_cpu[pid], default=None)
+
+
+def in_a_call(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).net_connections(kind="udp"))
+    except psutil.Error:
+        return False
 
 
 def lines_free_again(stack: RunningStack, lines: int) -> int:

@@ -56,6 +56,8 @@ def greeting_key(text: str, speech: SpeechConfig, voice: tts.TTS) -> str:
         "model": voice.model,
         "sample_rate": voice.sample_rate,
     }
+    if render := getattr(voice, "render", None):  # a local voice's own processing (Piper's)
+        identity["render"] = render
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode())
     return digest.hexdigest()[:24]
 

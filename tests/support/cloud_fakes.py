@@ -336,7 +336,7 @@ def _piper_pcm(text: str, rate: int) -> bytes:
     from worker.providers.local_stt import resample_pcm16
     from worker.providers.local_tts import synthesize_pcm, voice_sample_rate
 
-    pcm = synthesize_pcm(text)
+    pcm = synthesize_pcm(text, lead_silence=True)  # the fake's set time is to Piper's render
     native = voice_sample_rate()
     samples = np.frombuffer(pcm, dtype=np.int16)
     if rate != native:

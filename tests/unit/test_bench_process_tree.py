@@ -87,3 +87,26 @@ def test_a_sample_counts_the_call_processes(stack_dir: tuple[Path, list[int], in
     assert sample.call_processes == 2
     assert sample.pss[CALLS] > 0
     assert sample.pss[INFERENCE] > 0
+
+
+def test_the_profiled_call_process_is_one_in_a_call() -> None:
+    """A call process in a call holds its room's UDP media socket; a warm one waiting for a
+    job holds none, however busy it was while starting."""
+    from bench.capacity import in_a_call
+
+    holding = "import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+    holding += "s.bind(('127.0.0.1', 0)); print(flush=True); time.sleep(30)"
+    waiting = "import time; print(flush=True); time.sleep(30)"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        for code in (holding, waiting)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            proc.stdout.readline()  # its socket (or none) is set up
+        assert [in_a_call(proc.pid) for proc in procs] == [True, False]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()

@@ -25,6 +25,7 @@ from worker.call_state import CallState
 from worker.greeting import GreetingAudio
 from worker.greeting_cache import cacheable, cached_path
 from worker.persona_agent import PersonaAgent, agent_for
+from worker.providers.local_tts import PiperTTS
 
 pytestmark = pytest.mark.unit
 
@@ -234,3 +235,13 @@ async def test_a_cached_greeting_lets_the_call_loop_run_between_its_frames(tmp_p
 async def _no_fallback() -> AsyncIterator[rtc.AudioFrame]:
     raise AssertionError("a cached greeting needs no fallback")
     yield  # an async generator
+
+
+def test_a_piper_greeting_rendered_before_speech_first_is_not_read(tmp_path: Path) -> None:
+    """Piper's greetings changed how they are made (each sentence starts with its first sound):
+    the key carries that, so a file rendered the old way is never played."""
+    speech = persona().tts
+    voice = PiperTTS()
+    now = cached_path(tmp_path, HELLO, speech, voice)
+    voice.render = "as-rendered"
+    assert cached_path(tmp_path, HELLO, speech, voice) != now

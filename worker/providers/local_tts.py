@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # imported where used: a call process must not map onnxruntim
 # zero noise makes piper deterministic run to run on one CPU (fixtures are checked by meaning)
 _NO_NOISE = {"noise_scale": 0.0, "noise_w_scale": 0.0}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+LEAD_FLOOR = 33  # an int16 sample's size at -60 dBFS: below it, Piper's lead is silence
+LEAD_KEPT_S = 0.005  # of the silence before the first loud sample, for a soft onset
 
 _voices: dict[Path, PiperVoice] = {}
 _voices_lock = threading.Lock()
@@ -91,9 +93,32 @@ def split_sentences(text: str) -> list[str]:
     return pieces
 
 
-def synthesize_pcm(text: str) -> bytes:
-    """All of `text` as 16-bit mono PCM at the voice's rate (`voice_sample_rate()`); blocking."""
-    return b"".join(_sentences_pcm(text))
+def speech_first(pcm: bytes, rate: int) -> bytes:
+    """A sentence's PCM with its leading digital silence moved to its end, `LEAD_KEPT_S` kept.
+
+    Piper opens some sentences with up to 60 ms of near-zero samples ("Great, ..." 55 ms,
+    "Tuesday, ..." 10 ms), and a reply's first audio is heard that much later. Moved rather
+    than cut, so a sentence keeps its length and the pause between two sentences stays about
+    what Piper gave it."""
+    samples = np.frombuffer(pcm, dtype=np.int16)
+    loud = np.flatnonzero((samples > LEAD_FLOOR) | (samples < -LEAD_FLOOR))
+    if not len(loud):
+        return pcm
+    lead = max(0, int(loud[0]) - round(rate * LEAD_KEPT_S))
+    if not lead:
+        return pcm
+    return samples[lead:].tobytes() + bytes(2 * lead)
+
+
+def synthesize_pcm(text: str, *, lead_silence: bool = False) -> bytes:
+    """All of `text` as 16-bit mono PCM at the voice's rate (`voice_sample_rate()`); blocking.
+
+    As the agent says it: each sentence's leading silence moved to its end (`speech_first`);
+    `lead_silence` keeps Piper's render as it is (the benches' fake providers)."""
+    if lead_silence:
+        return b"".join(_sentences_pcm(text))
+    rate = voice_sample_rate()
+    return b"".join(speech_first(pcm, rate) for pcm in _sentences_pcm(text))
 
 
 def synthesize_wav(text: str, path: Path, *, sample_rate: int | None = None) -> None:
@@ -112,6 +137,10 @@ def synthesize_wav(text: str, path: Path, *, sample_rate: int | None = None) -> 
 
 class PiperTTS(tts.TTS):
     """Non-streaming local piper; AgentSession feeds it sentence by sentence."""
+
+    # how its audio is made beyond the voice itself; part of a cached greeting's key, so a
+    # greeting rendered before sentences started with their first sound is rendered again
+    render = "speech-first"
 
     def __init__(self, *, model_path: Path | None = None) -> None:
         self._model_path = model_path or default_voice_path()
@@ -154,7 +183,7 @@ class PiperChunkedStream(tts.ChunkedStream):
                 sentences = _sentences_pcm(self.input_text, self._model_path)
                 # one thread hop per sentence: the generator resumes in whichever thread runs it
                 while (pcm := await asyncio.to_thread(next, sentences, None)) is not None:
-                    output_emitter.push(pcm)
+                    output_emitter.push(speech_first(pcm, self._tts.sample_rate))
         except Exception as e:
             # a local model failing will fail again: report it, do not retry
             raise APIError(f"local piper failed: {e}", retryable=False) from e
