@@ -22,6 +22,7 @@ from worker.call_state import CallState
 from worker.providers import build_llm, build_stt, build_tts
 from worker.providers.vad import build_call_vad
 from worker.settings import ProviderKeys
+from worker.speaking_rate import install as vectorize_speaking_rate
 
 # A caller waits in silence while a provider is retried: two quick retries, then the
 # apology. (livekit's default, 3 retries 2 s apart, is ~6 s of dead air per failure.)
@@ -50,6 +51,7 @@ def build_session(
     persona: Persona, state: CallState, keys: ProviderKeys | None = None
 ) -> AgentSession[CallState]:
     keys = keys or ProviderKeys()
+    vectorize_speaking_rate()  # done in the forkserver already; a process of its own does it here
     voice_activity = build_call_vad(persona)  # one model; each of its streams is its own
     session = AgentSession[CallState](
         stt=build_stt(persona.stt, keys, vad=voice_activity),  # Whisper: see whisper_stream

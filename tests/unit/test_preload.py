@@ -56,18 +56,40 @@ def test_a_first_openai_request_imports_nothing_the_forkserver_could_have() -> N
     assert heavy == []
 
 
+def preloaded(before: str, after: str) -> list[str]:
+    """In a fresh interpreter: run `before`, import every preloaded module, run `after`; what
+    it printed, split into words."""
+    script = "\n".join(
+        [
+            "import importlib",
+            "from worker.preload import PRELOADED",
+            before,
+            "for name in PRELOADED:",
+            "    importlib.import_module(name)",
+            after,
+        ]
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+
+
 def test_the_transcript_synchronizers_hyphenator_is_built_in_the_forkserver() -> None:
     """Built on first use otherwise, on a call's loop as its greeting starts (0.1-0.2 s loaded)."""
-    script = (
-        "import importlib\n"
-        "from worker.preload import PRELOADED\n"
+    before = (
         "from livekit.agents.tokenize import _basic_hyphenator as h\n"
-        "assert h._get_hyphenator.cache_info().currsize == 0\n"
-        "for name in PRELOADED:\n"
-        "    importlib.import_module(name)\n"
-        "print(h._get_hyphenator.cache_info().currsize)\n"
+        "assert h._get_hyphenator.cache_info().currsize == 0"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    assert out.split() == ["1"]
+    assert preloaded(before, "print(h._get_hyphenator.cache_info().currsize)") == ["1"]
+
+
+def test_call_processes_are_forked_with_the_one_pass_speaking_rate() -> None:
+    """Swapped (after its check) in the forkserver, so no call process runs the check."""
+    before = (
+        "from livekit.agents.voice.transcription._speaking_rate import SpeakingRateStream as S\n"
+        "before = S._spectral_flux.__module__"
+    )
+    assert preloaded(before, "print(before, S._spectral_flux.__module__)") == [
+        "livekit.agents.voice.transcription._speaking_rate",
+        "worker.speaking_rate",
+    ]
