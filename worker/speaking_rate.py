@@ -4,11 +4,11 @@ The transcript synchronizer (what cuts an interrupted reply in the call record t
 caller heard) estimates how fast the agent speaks: every 0.1 s of the agent's audio it takes
 the last second and averages the spectral change between its 25 ms frames
 (`SpeakingRateStream._spectral_flux` in livekit-agents 1.8.9). It does so with a Python loop
-over the ~80 frames, twice: 1.4 ms of CPU per 0.1 s of speech on an idle core, 1.4 % of a core
-per speaking call, on every call's event loop, all calls at once while their greetings play
-(`bench/README.md`, "speaking rate"). `install` swaps in the same arithmetic over all frames at
-once (0.3 ms): the same rate to the last bit on the audio checked, so the synchronizer times
-the words exactly as before.
+over the ~80 frames, twice: ~1 % of a core while a call's agent speaks (on an idle core), on
+every call's event loop, all calls at once while their greetings play (`bench/README.md`, "the
+speaking rate in one pass"). `install` swaps in the same arithmetic over all frames at once
+(0.28 %): the same rate to the last bit on the audio checked, so the synchronizer times the
+words exactly as before.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def speech_first(pcm: bytes, rate: int) -> bytes:
     """A sentence's PCM with its leading digital silence moved to its end, `LEAD_KEPT_S` kept.
 
     Piper opens some sentences with up to 60 ms of near-zero samples ("Great, ..." 55 ms,
-    "Tuesday, ..." 10 ms), and a reply's first audio is heard that much later. Moved rather
+    "Tuesday, ..." 20 ms), and a reply's first audio is heard that much later. Moved rather
     than cut, so a sentence keeps its length and the pause between two sentences stays about
     what Piper gave it."""
     samples = np.frombuffer(pcm, dtype=np.int16)
