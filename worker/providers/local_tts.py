@@ -71,13 +71,17 @@ def load_voice(model_path: Path | None = None) -> PiperVoice:
     return voice
 
 
-def _sentences_pcm(text: str, model_path: Path | None = None) -> Iterator[bytes]:
-    """16-bit mono PCM at the voice's rate, one chunk per sentence; blocking."""
+def _sentences_pcm(
+    text: str, model_path: Path | None = None, *, lead_silence: bool = False
+) -> Iterator[bytes]:
+    """16-bit mono PCM at the voice's rate, one chunk per sentence, each from its first sound
+    (`speech_first`; `lead_silence`: as Piper renders it); blocking."""
     from piper import SynthesisConfig
 
     voice = load_voice(model_path)
     for chunk in voice.synthesize(text, syn_config=SynthesisConfig(**_NO_NOISE)):
-        yield chunk.audio_int16_bytes
+        pcm = chunk.audio_int16_bytes
+        yield pcm if lead_silence else speech_first(pcm, chunk.sample_rate)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -115,16 +119,14 @@ def synthesize_pcm(text: str, *, lead_silence: bool = False) -> bytes:
 
     As the agent says it: each sentence's leading silence moved to its end (`speech_first`);
     `lead_silence` keeps Piper's render as it is (the benches' fake providers)."""
-    if lead_silence:
-        return b"".join(_sentences_pcm(text))
-    rate = voice_sample_rate()
-    return b"".join(speech_first(pcm, rate) for pcm in _sentences_pcm(text))
+    return b"".join(_sentences_pcm(text, lead_silence=lead_silence))
 
 
 def synthesize_wav(text: str, path: Path, *, sample_rate: int | None = None) -> None:
-    """Render `text` to a 16-bit mono WAV, at the voice's rate or resampled to `sample_rate`."""
+    """Render `text` to a 16-bit mono WAV, at the voice's rate or resampled to `sample_rate`, as
+    Piper renders it (the phones' lines and test fixtures keep their lead)."""
     native_rate = voice_sample_rate()
-    pcm = np.frombuffer(b"".join(_sentences_pcm(text)), dtype=np.int16)
+    pcm = np.frombuffer(b"".join(_sentences_pcm(text, lead_silence=True)), dtype=np.int16)
     rate = sample_rate or native_rate
     if rate != native_rate:
         pcm = resample_pcm16(pcm, from_rate=native_rate, to_rate=rate)
@@ -183,7 +185,7 @@ class PiperChunkedStream(tts.ChunkedStream):
                 sentences = _sentences_pcm(self.input_text, self._model_path)
                 # one thread hop per sentence: the generator resumes in whichever thread runs it
                 while (pcm := await asyncio.to_thread(next, sentences, None)) is not None:
-                    output_emitter.push(speech_first(pcm, self._tts.sample_rate))
+                    output_emitter.push(pcm)
         except Exception as e:
             # a local model failing will fail again: report it, do not retry
             raise APIError(f"local piper failed: {e}", retryable=False) from e
