@@ -83,6 +83,7 @@ async def say_lines_busy(
     await session.start(
         Agent(instructions="Apologise that all lines are busy."),
         room=room,
+        session_host=False,  # nobody reads it: see room_audio
         room_options=room_io.RoomOptions(participant_identity=identity),
     )
     await session.say(message, allow_interruptions=False)
@@ -111,6 +112,7 @@ async def answer_not_in_service(
     await session.start(
         Agent(instructions="Tell the caller this number is not in service."),
         room=ctx.room,
+        session_host=False,  # nobody reads it: see room_audio
         room_options=room_io.RoomOptions(participant_identity=identity),
     )
     await session.say(settings.not_in_service_message, allow_interruptions=False)

@@ -249,6 +249,7 @@ async def _converse(ctx: JobContext, state: CallState, call: Prepared, identity:
     await session.start(
         call.agent,
         room=ctx.room,
+        session_host=False,  # nobody reads it: see room_audio
         room_options=room_options(identity=identity, input_rate=settings.audio_input_sample_rate),
         record=recording.attach(ctx, state, call, settings),
     )

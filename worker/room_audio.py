@@ -6,6 +6,13 @@ Whisper, the cloud recognisers), so at 24 kHz each 10 ms frame is resampled once
 Python, in every call process (`bench/README.md`, "Measured (2026-12-05)": ~1-1.7 % of a
 core per call). Decoding straight to 16 kHz keeps all the phone carried (8 kHz holds nothing
 above 4 kHz) and drops that resampler. 8 kHz would be resampled back up for the VAD.
+
+Every session a call starts in its room passes `session_host=False`. livekit-agents otherwise
+hosts a `RemoteSession` there: each state change, transcript and usage update of the session
+sent to the room as a byte stream (`lk.agent.session`), for a LiveKit client that would drive
+or watch the agent. A phone call's room holds the caller's SIP participant alone: the bytes
+went through livekit-server to livekit-sip, which drops them. Dialroom's console reads the
+call record, not the room.
 """
 
 from __future__ import annotations

@@ -51,3 +51,22 @@ def test_the_session_starts_with_these_room_options() -> None:
     assert isinstance(given, ast.Call) and ast.unparse(given.func) == "room_options"
     rate = next(k.value for k in given.keywords if k.arg == "input_rate")
     assert ast.unparse(rate) == "settings.audio_input_sample_rate"
+
+
+def test_no_session_a_call_starts_hosts_a_remote_session() -> None:
+    """Each `session.start(..., room=...)` of the worker says `session_host=False`: nobody in a
+    phone call's room reads livekit's session stream (`lk.agent.session`)."""
+    starts = []
+    for path in Path(ROOT, "worker").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "start"
+                and any(k.arg == "room" for k in node.keywords)
+            ):
+                starts.append((path.name, node))
+    assert len(starts) >= 3  # the conversation, the lines-busy and not-in-service messages
+    for name, node in starts:
+        host = next((k.value for k in node.keywords if k.arg == "session_host"), None)
+        assert host is not None and ast.unparse(host) == "False", name

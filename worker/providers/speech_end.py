@@ -18,14 +18,19 @@ ended (its own `min_silence_duration`, so a comma is not a turn).
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections import deque
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 
 import numpy as np
 from livekit import rtc
-from livekit.agents import inference, utils, vad
+from livekit.agents import inference, vad
+
+# livekit-agents 1.8.9's silero stream (private, pinned): subclassed so that a call's VAD is
+# one stream; `inference.VAD.stream` is the only other place that builds one.
+from livekit.agents.inference.vad import _VADOptions as SileroOptions
+from livekit.agents.inference.vad import _VADStream as SileroStream
 
 # Below the utterance's typical loud level by this much, a window is silence. On the caller
 # fixtures the last loud window of a line sits 15-25 dB under the line's level and the
@@ -41,7 +46,7 @@ def level_dbfs(frame: rtc.AudioFrame) -> float:
     samples = np.frombuffer(frame.data, dtype=np.int16).astype(np.float64)
     if samples.size == 0:
         return FLOOR_DBFS
-    rms = math.sqrt(float(np.mean(samples * samples))) / 32768.0
+    rms = math.sqrt(float(np.dot(samples, samples)) / samples.size) / 32768.0  # one pass
     return max(FLOOR_DBFS, 20.0 * math.log10(rms)) if rms > 0 else FLOOR_DBFS
 
 
@@ -113,32 +118,27 @@ class EndAtLastVoiceVAD(inference.VAD):
         self.quiet_below_db = quiet_below_db
 
     def stream(self) -> vad.VADStream:
-        return EndAtLastVoiceStream(self, super().stream())
+        # as `inference.VAD.stream` builds its own: an options snapshot, kept for update_options
+        stream = EndAtLastVoiceStream(self, replace(self._opts), executor=self._executor)
+        self._streams.add(stream)
+        return stream
 
 
-class EndAtLastVoiceStream(vad.VADStream):
-    """Passes the silero stream's events on, END_OF_SPEECH with the silence by energy."""
+class EndAtLastVoiceStream(SileroStream):
+    """livekit's silero stream itself, its END_OF_SPEECH read with the silence by energy.
 
-    def __init__(self, owner: EndAtLastVoiceVAD, inner: vad.VADStream) -> None:
-        self._inner = inner
+    The events are changed where the consumer takes them (`__anext__`), so a call's VAD is one
+    stream: no second stream around it with its own channels, tasks and metrics per window
+    (bench/README.md, "the VAD's windows without a wake-up")."""
+
+    def __init__(
+        self, owner: EndAtLastVoiceVAD, opts: SileroOptions, *, executor: Executor | None
+    ) -> None:
+        super().__init__(owner, opts, executor=executor)
         self._level = LineLevel(quiet_below_db=owner.quiet_below_db)
-        super().__init__(owner)
 
-    async def _main_task(self) -> None:
-        feeding = asyncio.create_task(self._feed())
-        try:
-            async for event in self._inner:
-                self._event_ch.send_nowait(self._seen(event))
-        finally:
-            await utils.aio.cancel_and_wait(feeding)
-
-    async def _feed(self) -> None:
-        async for item in self._input_ch:
-            if isinstance(item, self._FlushSentinel):
-                self._inner.flush()
-            else:
-                self._inner.push_frame(item)
-        self._inner.end_input()
+    async def __anext__(self) -> vad.VADEvent:
+        return self._seen(await super().__anext__())
 
     def _seen(self, event: vad.VADEvent) -> vad.VADEvent:
         if event.type == vad.VADEventType.START_OF_SPEECH:
@@ -154,14 +154,3 @@ class EndAtLastVoiceStream(vad.VADStream):
                 speech_duration=max(0.0, event.speech_duration - moved),
             )
         return event
-
-    async def _metrics_monitor_task(self, event_aiter: object) -> None:
-        """The silero stream inside reports the metrics on the same VAD: drain, not twice."""
-        async for _ in event_aiter:  # type: ignore[attr-defined]
-            pass
-
-    async def aclose(self) -> None:
-        try:
-            await super().aclose()
-        finally:
-            await self._inner.aclose()

@@ -20,11 +20,13 @@ VAD stream a one-thread pool and hands every 32 ms window to it: a thread wake-u
 hand-over and a wake-up of the loop through its self-pipe, ~31 times a second per stream, and a
 call with a non-streaming STT (OpenAI) runs two streams (the session's and the STT's
 `StreamAdapter`). The model itself takes ~0.04 ms a window, far less than the hand-over
-(`bench/README.md`, "Measured (2026-12-06)").
+(`bench/README.md`, "Measured (2026-12-06)"). Inline, the window's result goes back to the
+awaiting task without a trip through the loop either (`InlineExecutor`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
@@ -38,15 +40,28 @@ T = TypeVar("T")
 
 
 class InlineExecutor(Executor):
-    """Runs each call at once in the caller's thread and returns its finished future."""
+    """Runs each call at once in the caller's thread and returns its finished future.
+
+    Called from a running event loop (the VAD's `loop.run_in_executor`), the future is an
+    asyncio one: `run_in_executor` hands it back as it is and the awaiting task reads its result
+    without suspending. A `concurrent.futures.Future` would be wrapped in an asyncio future that
+    completes only through `call_soon_threadsafe`: a write to the loop's self-pipe and a loop
+    iteration for each 32 ms window (bench/README.md, "the VAD's windows without a wake-up")."""
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        future: Future[T] = Future()
+        future = _finished_future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # the awaiting task sees it, as with a pool
+        except Exception as exc:  # the awaiting task sees it, as with a pool
             future.set_exception(exc)
-        return future
+        return future  # type: ignore[return-value]  # asyncio's: result() and done() alike
+
+
+def _finished_future() -> asyncio.Future[Any] | Future[Any]:
+    try:
+        return asyncio.get_running_loop().create_future()
+    except RuntimeError:  # no loop in this thread: a plain one
+        return Future()
 
 
 INLINE = InlineExecutor()
