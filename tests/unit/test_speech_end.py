@@ -16,7 +16,8 @@ from dialroom.persona import load_persona
 from tests.support.fixtures import FIXTURES_DIR
 from worker.audio_file import read_wav
 from worker.call_state import CallState
-from worker.providers.speech_end import EndAtLastVoiceVAD, LineLevel
+from worker.providers import speech_end as speech_end_module
+from worker.providers.speech_end import EndAtLastVoiceVAD, LineLevel, level_dbfs
 from worker.providers.vad import build_call_vad, build_vad
 from worker.session import build_session
 
@@ -100,6 +101,28 @@ def test_quiet_is_relative_to_the_utterances_own_level() -> None:
     level.start()  # a quiet caller's next line is measured against itself
     assert all(level.push([tone(-45.0)]) for _ in range(10))
     assert level.quiet_s() == 0.0
+
+
+def test_a_windows_loudness_is_read_once_and_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The VAD adds a window every 32 ms and asks at each end of speech: adding reads nothing,
+    asking reads each window once (interim_commit asks at every interim)."""
+    read: list[rtc.AudioFrame] = []
+
+    def counted(frame: rtc.AudioFrame) -> float:
+        read.append(frame)
+        return level_dbfs(frame)
+
+    monkeypatch.setattr(speech_end_module, "level_dbfs", counted)
+    level = LineLevel(quiet_below_db=30.0)
+    for _ in range(20):
+        level.add([tone(-12.0)])
+    level.add([tone(-60.0)])
+    assert read == []
+    assert level.quiet_s() == pytest.approx(0.032)
+    assert len(read) == 21
+    assert level.quiet_s() == pytest.approx(0.032) and len(read) == 21
 
 
 async def test_the_calls_session_ends_speech_at_the_last_loud_window() -> None:

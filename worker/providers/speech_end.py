@@ -57,43 +57,53 @@ class Window:
 
 
 class LineLevel:
-    """The loudness of one utterance's windows, newest last."""
+    """The loudness of one utterance's windows, newest last.
+
+    A window's loudness is read when a question needs it (`threshold_db`, `quiet_s`, `push`),
+    not as it is added: the call's VAD adds one every 32 ms, speaking or not, and asks once
+    per end of speech."""
 
     def __init__(self, *, quiet_below_db: float = QUIET_BELOW_DB) -> None:
         self.quiet_below_db = quiet_below_db
         self._windows: deque[Window] = deque(maxlen=MAX_WINDOWS)
+        self._unread: deque[tuple[list[rtc.AudioFrame], float]] = deque(maxlen=MAX_WINDOWS)
 
     def start(self) -> None:
         """A new utterance: its level is its own."""
         self._windows.clear()
+        self._unread.clear()
 
-    def add(self, frames: list[rtc.AudioFrame]) -> Window | None:
-        """Adds one window (its loudness is read only when the silence is: no percentile per
-        frame on the call's hot path)."""
+    def add(self, frames: list[rtc.AudioFrame]) -> bool:
+        """Adds one window (False if it holds no audio), its loudness read when asked for."""
         duration = sum(f.samples_per_channel / f.sample_rate for f in frames)
         if duration <= 0:
-            return None
-        window = Window(max(level_dbfs(f) for f in frames), duration)
-        self._windows.append(window)
-        return window
+            return False
+        self._unread.append((frames, duration))
+        return True
 
     def push(self, frames: list[rtc.AudioFrame]) -> bool:
         """Adds one scored window; True if it is loud against the utterance so far."""
-        window = self.add(frames)
-        return window is not None and window.level_db >= self.threshold_db()
+        return self.add(frames) and self._read()[-1].level_db >= self.threshold_db()
+
+    def _read(self) -> deque[Window]:
+        while self._unread:
+            frames, duration = self._unread.popleft()
+            self._windows.append(Window(max(level_dbfs(f) for f in frames), duration))
+        return self._windows
 
     def threshold_db(self) -> float:
         """Windows under this level are quiet (relative to this utterance's loud windows)."""
-        if not self._windows:
+        windows = self._read()
+        if not windows:
             return FLOOR_DBFS
-        levels = [w.level_db for w in self._windows]
+        levels = [w.level_db for w in windows]
         return float(np.percentile(levels, REFERENCE_PERCENTILE)) - self.quiet_below_db
 
     def quiet_s(self) -> float:
         """Seconds since the last loud window ended (all of them if none was loud)."""
         threshold = self.threshold_db()
         quiet = 0.0
-        for window in reversed(self._windows):
+        for window in reversed(self._read()):
             if window.level_db >= threshold:
                 break
             quiet += window.duration_s
