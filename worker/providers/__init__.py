@@ -54,7 +54,8 @@ def build_stt(
     config: STTConfig, keys: ProviderKeys | None = None, *, vad: VAD | None = None
 ) -> stt.STT:
     """`vad`: the call's VAD; local Whisper then transcribes at the caller's first pause
-    (`whisper_stream`) instead of in livekit's `StreamAdapter` at the VAD's end of speech."""
+    (`whisper_stream`) instead of in livekit's `StreamAdapter` at the VAD's end of speech, and
+    OpenAI's recogniser takes its utterances from the call's VAD stream (`shared_vad_stt`)."""
     keys = keys or ProviderKeys()
     if config.provider == "local":
         from worker.providers.local_stt import WhisperSTT
@@ -78,10 +79,17 @@ def build_stt(
         return InterimCommitSTT(azure_stt) if config.end_turn_on_interim else azure_stt
     from livekit.plugins import openai
 
-    return openai.STT(
+    recogniser = openai.STT(
         language=config.language.split("-")[0],
         client=_openai_client(keys.openai_api_key, config.endpoint),
     )
+    from worker.providers.speech_end import EndAtLastVoiceVAD
+
+    if not isinstance(vad, EndAtLastVoiceVAD):
+        return recogniser  # AgentSession cuts it with a VAD stream of its own (StreamAdapter)
+    from worker.providers.shared_vad_stt import SharedVadSTT
+
+    return SharedVadSTT(recogniser, voice_activity=vad)  # cut by the call's own VAD stream
 
 
 def build_tts(config: SpeechConfig, keys: ProviderKeys | None = None) -> tts.TTS:

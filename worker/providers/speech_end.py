@@ -32,6 +32,8 @@ from livekit.agents import inference, vad
 from livekit.agents.inference.vad import _VADOptions as SileroOptions
 from livekit.agents.inference.vad import _VADStream as SileroStream
 
+from worker.providers.speech_turns import SpeechTurns
+
 # Below the utterance's typical loud level by this much, a window is silence. On the caller
 # fixtures the last loud window of a line sits 15-25 dB under the line's level and the
 # VAD's smoothed tail 30-80 dB under it (bench/README.md, `voice_hops`, "eos").
@@ -126,6 +128,7 @@ class EndAtLastVoiceVAD(inference.VAD):
     def __init__(self, *, quiet_below_db: float = QUIET_BELOW_DB, **options: object) -> None:
         super().__init__(**options)  # type: ignore[arg-type]
         self.quiet_below_db = quiet_below_db
+        self.turns = SpeechTurns()  # what a non-streaming STT follows (`shared_vad_stt`)
 
     def stream(self) -> vad.VADStream:
         # as `inference.VAD.stream` builds its own: an options snapshot, kept for update_options
@@ -146,9 +149,16 @@ class EndAtLastVoiceStream(SileroStream):
     ) -> None:
         super().__init__(owner, opts, executor=executor)
         self._level = LineLevel(quiet_below_db=owner.quiet_below_db)
+        self._turns = owner.turns
+
+    def push_frame(self, frame: rtc.AudioFrame) -> None:
+        super().push_frame(frame)
+        self._turns.given(frame)
 
     async def __anext__(self) -> vad.VADEvent:
-        return self._seen(await super().__anext__())
+        event = self._seen(await super().__anext__())
+        self._turns.publish(event)
+        return event
 
     def _seen(self, event: vad.VADEvent) -> vad.VADEvent:
         if event.type == vad.VADEventType.START_OF_SPEECH:
