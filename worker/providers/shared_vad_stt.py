@@ -33,13 +33,13 @@ from livekit.agents.types import (
 )
 
 from worker.providers.speech_end import EndAtLastVoiceVAD
-from worker.providers.wrapped_stt import WrappedSTT
+from worker.providers.wrapped_stt import SegmentingSTT
 
 KEPT_S = 65.0  # the STT's own frames kept: longer than any utterance the VAD buffers (60 s)
 EDGE_S = 0.3  # how far past an utterance's span its own frames are looked at and taken
 
 
-class SharedVadSTT(WrappedSTT):
+class SharedVadSTT(SegmentingSTT):
     """A streaming face on a non-streaming STT, its utterances from the session's VAD."""
 
     def __init__(self, inner: stt.STT, *, voice_activity: EndAtLastVoiceVAD) -> None:
@@ -51,7 +51,6 @@ class SharedVadSTT(WrappedSTT):
         )
         super().__init__(inner, capabilities=capabilities)
         self.voice_activity = voice_activity
-        self._inner.on("metrics_collected", self._on_metrics_collected)
 
     def stream(
         self,
@@ -60,12 +59,6 @@ class SharedVadSTT(WrappedSTT):
         conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
     ) -> SharedVadStream:
         return SharedVadStream(self, language=language, conn_options=conn_options)
-
-    def _on_metrics_collected(self, *args: object, **kwargs: object) -> None:
-        self.emit("metrics_collected", *args, **kwargs)
-
-    async def aclose(self) -> None:
-        self._inner.off("metrics_collected", self._on_metrics_collected)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from livekit.agents.types import (
 )
 
 from worker.providers.speech_end import LineLevel
-from worker.providers.wrapped_stt import WrappedSTT
+from worker.providers.wrapped_stt import SegmentingSTT
 
 logger = logging.getLogger("dialroom.worker")
 
@@ -54,7 +54,7 @@ class Speculation:
     started: float = field(default_factory=time.monotonic)
 
 
-class SpeculativeWhisperSTT(WrappedSTT):
+class SpeculativeWhisperSTT(SegmentingSTT):
     """A streaming face on a non-streaming STT (local Whisper), with its own VAD stream."""
 
     def __init__(
@@ -77,7 +77,6 @@ class SpeculativeWhisperSTT(WrappedSTT):
         self.speculations_used = 0  # what tests and benchmarks read: transcripts reused
         self.speculations_dropped = 0
         self.used_audio_s: list[float] = []  # the audio each reused transcript heard, seconds
-        self._inner.on("metrics_collected", self._on_metrics_collected)
 
     def stream(
         self,
@@ -86,12 +85,6 @@ class SpeculativeWhisperSTT(WrappedSTT):
         conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
     ) -> SpeculativeStream:
         return SpeculativeStream(self, language=language, conn_options=conn_options)
-
-    def _on_metrics_collected(self, *args: object, **kwargs: object) -> None:
-        self.emit("metrics_collected", *args, **kwargs)
-
-    async def aclose(self) -> None:
-        self._inner.off("metrics_collected", self._on_metrics_collected)
 
 
 class SpeculativeStream(stt.RecognizeStream):

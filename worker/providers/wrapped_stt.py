@@ -38,3 +38,19 @@ class WrappedSTT(stt.STT):
         conn_options: APIConnectOptions,
     ) -> stt.SpeechEvent:
         return await self._inner.recognize(buffer, language=language, conn_options=conn_options)
+
+
+class SegmentingSTT(WrappedSTT):
+    """A wrapper that cuts the caller's audio into utterances and has `inner` transcribe each
+    one-shot (`whisper_stream`, `shared_vad_stt`): `inner` reports each recognition's metrics,
+    passed on as this STT's, as livekit's `StreamAdapter` does."""
+
+    def __init__(self, inner: stt.STT, *, capabilities: stt.STTCapabilities) -> None:
+        super().__init__(inner, capabilities=capabilities)
+        self._inner.on("metrics_collected", self._on_metrics_collected)
+
+    def _on_metrics_collected(self, *args: object, **kwargs: object) -> None:
+        self.emit("metrics_collected", *args, **kwargs)
+
+    async def aclose(self) -> None:
+        self._inner.off("metrics_collected", self._on_metrics_collected)
