@@ -24,7 +24,8 @@ from livekit.agents import vad
 
 logger = logging.getLogger("dialroom.worker")
 
-HEARD_FRAMES = 4096  # the session VAD's frames kept to compare: ~200 s of 50 ms room frames
+HEARD_FRAMES = 1400  # the frames kept to compare: 70 s of 50 ms room frames (~2 MB at 16 kHz),
+# past the longest utterance the VAD buffers (60 s); the STT holds the same frames, not copies
 
 Follower = Callable[[vad.VADEvent], None]
 
