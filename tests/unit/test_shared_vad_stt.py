@@ -109,3 +109,21 @@ def test_a_failing_follower_does_not_stop_the_calls_vad(caplog: pytest.LogCaptur
     with caplog.at_level(logging.ERROR):
         turns.publish(start)
     assert seen == [start] and "follower" in caplog.text
+
+
+def test_the_sessions_keyterms_and_conversation_reach_the_recogniser() -> None:
+    """As through livekit's StreamAdapter: OpenAI's newer models take context hints."""
+    got: list[object] = []
+
+    class Hinted(RecordingSTT):
+        def _update_session_keyterms(self, keyterms: list[str]) -> None:
+            got.append(keyterms)
+
+        def _push_conversation_item(self, item: object) -> None:  # type: ignore[override]
+            got.append(item)
+
+    voice = build_call_vad(load_persona("demo"))
+    shared = SharedVadSTT(Hinted(), voice_activity=voice)
+    shared._update_session_keyterms(["Tuesday"])
+    shared._push_conversation_item("an item")  # type: ignore[arg-type]
+    assert got == [["Tuesday"], "an item"]

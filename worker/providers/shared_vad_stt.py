@@ -20,6 +20,7 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from livekit import rtc
@@ -34,6 +35,9 @@ from livekit.agents.types import (
 
 from worker.providers.speech_end import EndAtLastVoiceVAD
 from worker.providers.wrapped_stt import SegmentingSTT
+
+if TYPE_CHECKING:
+    from livekit.agents.voice.events import ConversationItemAddedEvent
 
 KEPT_S = 65.0  # the STT's own frames kept: longer than any utterance the VAD buffers (60 s)
 EDGE_S = 0.3  # how far past an utterance's span its own frames are looked at and taken
@@ -51,6 +55,13 @@ class SharedVadSTT(SegmentingSTT):
         )
         super().__init__(inner, capabilities=capabilities)
         self.voice_activity = voice_activity
+
+    # the session's keyterms and conversation reach the recogniser, as through StreamAdapter
+    def _update_session_keyterms(self, keyterms: list[str]) -> None:
+        self._inner._update_session_keyterms(keyterms)
+
+    def _push_conversation_item(self, item: ConversationItemAddedEvent) -> None:
+        self._inner._push_conversation_item(item)
 
     def stream(
         self,
