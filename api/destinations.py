@@ -32,7 +32,6 @@ from api.settings import ApiSettings
 from dialroom.destinations import DestinationPolicy, caller_id_refusal
 from dialroom.outbound_http import OutboundPolicy
 from dialroom.persona import OutboundRules, persona_path
-from dialroom.yaml_text import parse_yaml
 
 CACHE_S = 30.0
 Loc = tuple[str | int, ...]
@@ -124,7 +123,7 @@ class DestinationGate:
         secrets, its prompt) is the worker's business, not needed to know the trunk."""
         default = self.settings.sip_outbound_trunk
         try:
-            data = parse_yaml(persona_path(persona, self.settings.agents_dir).read_text())
+            data = yaml.safe_load(persona_path(persona, self.settings.agents_dir).read_text())
             rules = OutboundRules.model_validate(data.get("outbound") or {})
         except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError, AttributeError):
             return default  # the route reports a persona it cannot use

@@ -46,7 +46,6 @@ from dialroom.persona_schema import (
     Voicemail,
 )
 from dialroom.templates import names, unfilled
-from dialroom.yaml_text import parse_yaml
 
 __all__ = [
     "CALL_VARIABLES",
@@ -148,7 +147,7 @@ def prompt_path(prompt: str, prompts_dir: Path = PROMPTS_DIR) -> Path:
 
 def _read_yaml(path: Path) -> dict[str, object]:
     try:
-        data = parse_yaml(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as err:
         raise PersonaError(
             path, "", f"not UTF-8 text (byte {err.start}): save it as UTF-8"

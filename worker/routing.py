@@ -17,7 +17,6 @@ import yaml
 
 from dialroom.dial import InboundDispatch
 from dialroom.persona import SIP_HEADER_PREFIX, available, persona_path
-from dialroom.yaml_text import parse_yaml
 
 _HEADER_ATTR = "sip.h."
 
@@ -33,7 +32,7 @@ def persona_for_number(called: str | None, *, default: str, agents_dir: Path) ->
 
 def _numbers(path: Path) -> list[str]:
     try:
-        data = parse_yaml(path.read_text())
+        data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):
         return []  # unreadable: `personas check` reports it; nothing to route on
     numbers = data.get("numbers") if isinstance(data, dict) else None
