@@ -142,7 +142,7 @@ class EndAtLastVoiceStream(SileroStream):
 
     The events are changed where the consumer takes them (`__anext__`), so a call's VAD is one
     stream: no second stream around it with its own channels, tasks and metrics per window
-    (bench/README.md, "the VAD's windows without a wake-up")."""
+    (bench/README.md, "one VAD stream per call")."""
 
     def __init__(
         self, owner: EndAtLastVoiceVAD, opts: SileroOptions, *, executor: Executor | None

@@ -3,7 +3,7 @@
 A non-streaming STT (OpenAI) needs the caller's audio cut into utterances. livekit-agents'
 `StreamAdapter` cuts it with a VAD stream of its own, a second silero stream over the same
 call: every 32 ms window scored twice, with its channels, tasks and metrics twice
-(bench/README.md, "one VAD stream for a cloud recogniser"). `SpeechTurns` lets that STT take the
+(bench/README.md, "one VAD stream per call"). `SpeechTurns` lets that STT take the
 utterances the session's VAD stream already found (`shared_vad_stt`).
 
 The two streams' audio is not always the same: livekit-agents gives the STT a silent frame in
@@ -50,10 +50,6 @@ class SpeechTurns:
                 self._heard_ids.clear()
 
         return stop
-
-    @property
-    def followed(self) -> bool:
-        return bool(self._followers)
 
     def given(self, frame: rtc.AudioFrame) -> None:
         """A frame the session's VAD stream was given (kept only while someone follows)."""

@@ -46,7 +46,7 @@ class InlineExecutor(Executor):
     asyncio one: `run_in_executor` hands it back as it is and the awaiting task reads its result
     without suspending. A `concurrent.futures.Future` would be wrapped in an asyncio future that
     completes only through `call_soon_threadsafe`: a write to the loop's self-pipe and a loop
-    iteration for each 32 ms window (bench/README.md, "the VAD's windows without a wake-up")."""
+    iteration for each 32 ms window (bench/README.md, "one VAD stream per call")."""
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         future = _finished_future()
