@@ -34,4 +34,8 @@ PRELOADED: tuple[str, ...] = (
     "worker.outbound",
     "worker.capacity",
     "worker.post_call",
+    # the worker itself, so that what `worker.main` imports is here (see its docstring)
+    "worker.server",
+    "worker.greeting_cache",
+    "worker.providers.shared_speech",
 )

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from dialroom.history import stats as stats_
 from dialroom.history.call import ArchivedCall, Bucket, CallFilter, Position, Stats
-from dialroom.history.migrate import upgrade
 from dialroom.history.tables import CallRow, TurnRow
 
 CALLS = CallRow.__table__
@@ -28,6 +27,10 @@ TURNS = TurnRow.__table__
 
 async def open_history(url: str) -> HistoryStore:
     """Open the database at `url` and migrate it to the code's schema."""
+    # Imported here: Alembic (with Mako and Pygments) is for the API and the archiver, which
+    # migrate; the worker's call processes read the history (caller memory) and never do.
+    from dialroom.history.migrate import upgrade
+
     engine = create_engine(url)
     await upgrade(engine)
     return HistoryStore(engine)

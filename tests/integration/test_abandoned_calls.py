@@ -103,7 +103,7 @@ async def history(tmp_path: Path) -> AsyncIterator[HistoryStore]:
 
 
 async def inbound_talking(store: Redis, call_id: str) -> CallState:
-    """An inbound call in conversation, marked live by its worker as `worker.main` does."""
+    """An inbound call in conversation, marked live by its worker as `worker.server` does."""
     state = CallState(
         call_id=call_id,
         persona="demo",

@@ -1,7 +1,7 @@
 """An outbound call dials before its agent is built and its room joined (both are done while
 the phone rings), and a trunk configured by name is looked up once, not per call.
 
-The worker's real outbound path (`worker.main._dial_out`, `worker.outbound.dial`) talks
+The worker's real outbound path (`worker.server._dial_out`, `worker.outbound.dial`) talks
 through livekit's real API client to a fake LiveKit server on loopback speaking its Twirp
 protocol (protobuf over HTTP), with the real Redis of the call statuses."""
 
@@ -116,7 +116,7 @@ async def queued(store: Redis, dial: DialRequest) -> DialRequest:
 async def test_the_dial_goes_out_before_the_agent_is_built(
     store: Redis, livekit: tuple[FakeLiveKit, api.LiveKitAPI], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from worker import main  # the worker's entry module: its AgentServer is built, not run
+    from worker import server  # the worker's AgentServer is built, not run
 
     fake, client = livekit
     built = prepare.build_session
@@ -137,7 +137,7 @@ async def test_the_dial_goes_out_before_the_agent_is_built(
     ctx.connect = connect_after_dial  # type: ignore[method-assign]
     dial = await queued(store, request(1))
     state = new_call_state(dial, room=dial.room_name, default_persona="demo")
-    started = await main._dial_out(ctx, dial, state, store)  # type: ignore[arg-type]
+    started = await server._dial_out(ctx, dial, state, store)  # type: ignore[arg-type]
 
     assert started is not None and started[1] == f"callee-{dial.call_id}"
     assert ctx.steps == ["connect", "build_session"]
@@ -149,13 +149,13 @@ async def test_the_dial_goes_out_before_the_agent_is_built(
 async def test_a_persona_that_cannot_start_dials_nobody(
     store: Redis, livekit: tuple[FakeLiveKit, api.LiveKitAPI]
 ) -> None:
-    from worker import main
+    from worker import server
 
     fake, client = livekit
     ctx = JobContextLike(api=client)
     dial = request(2).model_copy(update={"persona": "no-such-persona"})
     state = new_call_state(dial, room=dial.room_name, default_persona="demo")
-    assert await main._dial_out(ctx, dial, state, store) is None  # type: ignore[arg-type]
+    assert await server._dial_out(ctx, dial, state, store) is None  # type: ignore[arg-type]
     assert fake.dials == [] and ctx.steps == ["delete_room", "shutdown:cannot start"]
 
 
@@ -192,7 +192,7 @@ async def test_a_cached_trunk_id_livekit_refuses_is_looked_up_again(
 async def test_an_agent_that_cannot_be_built_while_it_rings_ends_the_dial(
     store: Redis, livekit: tuple[FakeLiveKit, api.LiveKitAPI], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from worker import main
+    from worker import server
 
     fake, client = livekit
     fake.ringing = True
@@ -210,7 +210,7 @@ async def test_an_agent_that_cannot_be_built_while_it_rings_ends_the_dial(
     dial = await queued(store, request(7))
     state = new_call_state(dial, room=dial.room_name, default_persona="demo")
     async with asyncio.timeout(10):
-        assert await main._dial_out(ctx, dial, state, store) is None  # type: ignore[arg-type]
+        assert await server._dial_out(ctx, dial, state, store) is None  # type: ignore[arg-type]
     assert len(fake.dials) == 1 and "delete_room" in ctx.steps  # the room's end hangs up
     statuses = [entry.status for entry in await status_history(store, dial.call_id)]
     assert statuses[-1] == CallStatus.FAILED and CallStatus.ANSWERED not in statuses
@@ -220,7 +220,7 @@ async def test_a_persona_that_screens_for_machines_joins_the_room_before_it_dial
     store: Redis, livekit: tuple[FakeLiveKit, api.LiveKitAPI]
 ) -> None:
     """Its answering machine check must hear the callee's "Hello?" from the start."""
-    from worker import main
+    from worker import server
 
     fake, client = livekit
     ctx = JobContextLike(api=client)
@@ -231,7 +231,7 @@ async def test_a_persona_that_screens_for_machines_joins_the_room_before_it_dial
     ctx.connect = connect  # type: ignore[method-assign]
     dial = await queued(store, request(8).model_copy(update={"persona": "reminder"}))
     state = new_call_state(dial, room=dial.room_name, default_persona="demo")
-    assert await main._dial_out(ctx, dial, state, store) is not None  # type: ignore[arg-type]
+    assert await server._dial_out(ctx, dial, state, store) is not None  # type: ignore[arg-type]
     assert ctx.steps == ["connect after 0 dial(s)"] and len(fake.dials) == 1
 
 
@@ -240,7 +240,7 @@ async def test_a_busy_callee_stops_the_room_join_and_builds_no_agent(
 ) -> None:
     """A call that never connects costs no WebRTC set-up and no session: the join still
     under way when the 486 comes back is cancelled, and the job ends at once."""
-    from worker import main
+    from worker import server
 
     fake, client = livekit
     fake.busy = True
@@ -261,7 +261,7 @@ async def test_a_busy_callee_stops_the_room_join_and_builds_no_agent(
     dial = await queued(store, request(9))
     state = new_call_state(dial, room=dial.room_name, default_persona="demo")
     async with asyncio.timeout(5):
-        assert await main._dial_out(ctx, dial, state, store) is None  # type: ignore[arg-type]
+        assert await server._dial_out(ctx, dial, state, store) is None  # type: ignore[arg-type]
     assert joining.is_set() and len(fake.dials) == 1
     assert ctx.steps == ["shutdown:busy", "connect cancelled"] and built == []
     statuses = [entry.status for entry in await status_history(store, dial.call_id)]

@@ -62,7 +62,7 @@ async def converse(persona: Persona, *, audio: bool) -> tuple[CallState, Recordi
     if audio:
         session.output.audio = CapturedAudio()
 
-    def heard(ev: ConversationItemAddedEvent) -> None:  # as worker.main records the transcript
+    def heard(ev: ConversationItemAddedEvent) -> None:  # as worker.server records the transcript
         if getattr(ev.item, "type", None) == "message":
             state.heard(ev.item.role, ev.item.text_content or "")  # type: ignore[union-attr]
 

@@ -52,7 +52,7 @@ class EndedCall:
     close: CloseEvent
 
     @property
-    def outcome(self) -> str:  # as worker.main's close handler computes it
+    def outcome(self) -> str:  # as worker.server's close handler computes it
         return self.state.outcome_override or OUTCOMES.get(self.close.reason.value, "")
 
 

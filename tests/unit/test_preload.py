@@ -1,6 +1,8 @@
-"""A call process starts from the forkserver with what its first cloud request imports
-already loaded: the openai client's lazily imported resources cost each call process ~0.05 s
-of CPU alone, ~0.5 s on a loaded box, right before its first reply (`bench/README.md`)."""
+"""A call process starts from the forkserver with what it imports already loaded: the worker's
+main module, which multiprocessing runs again in every forked process (~0.7 s of CPU each, as
+the pool refilled during a burst), and what its first cloud request imports (the openai
+client's lazily imported resources, ~0.05 s alone, ~0.5 s on a loaded box, right before its
+first reply). Numbers in `bench/README.md`."""
 
 from __future__ import annotations
 
@@ -54,6 +56,34 @@ def test_a_first_openai_request_imports_nothing_the_forkserver_could_have() -> N
     imported = json.loads(out.splitlines()[-1])
     heavy = [m for m in imported if m.split(".")[0] in {"openai", "anyio"}]
     assert heavy == []
+
+
+# In a fresh interpreter: the preloaded modules, then what a forked call process runs before
+# its job (`multiprocessing.spawn.prepare` with the worker's main module, run as
+# `__mp_main__`); print what that imported.
+_FORKED_START = """
+import importlib, json, sys
+from multiprocessing import spawn
+from worker.preload import PRELOADED
+for name in PRELOADED:
+    importlib.import_module(name)
+before = set(sys.modules)
+spawn.prepare({"init_main_from_name": "worker.main"})
+assert sys.modules["__mp_main__"].__file__.endswith("main.py")
+print(json.dumps(sorted(set(sys.modules) - before - {"__mp_main__"})))
+"""
+
+
+def test_a_forked_call_process_imports_nothing_running_the_main_module_again() -> None:
+    run = subprocess.run(
+        [sys.executable, "-W", "error", "-c", _FORKED_START],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(run.stdout.splitlines()[-1]) == []
 
 
 def preloaded(before: str, after: str) -> list[str]:

@@ -36,8 +36,8 @@ def test_a_rate_the_framework_cannot_decode_to_is_refused_at_start_up() -> None:
 
 
 def test_the_session_starts_with_these_room_options() -> None:
-    """`worker.main` hands `session.start` the options built here, with the setting's rate."""
-    tree = ast.parse(Path(ROOT, "worker", "main.py").read_text())
+    """`worker.server` hands `session.start` the options built here, with the setting's rate."""
+    tree = ast.parse(Path(ROOT, "worker", "server.py").read_text())
     starts = [
         node
         for node in ast.walk(tree)
