@@ -20,6 +20,11 @@ PRELOADED: tuple[str, ...] = (
     "openai.resources.audio.audio",
     "openai.resources.audio.transcriptions",
     "openai.lib.streaming.chat",
+    # imported on a call's loop at 12 calls, 0.2-0.8 s of blocked loop each (livekit's loop
+    # monitor: "importing openai.resources.models", "importing numpy.ma.core")
+    "openai.resources.models",
+    "numpy.ma",
+    "livekit.agents.voice.report",  # the session's report, made as every call closes
     "anyio._backends._asyncio",
     "jiter",
     # builds the cloud clients' TLS contexts once, here: each parses a CA bundle (~20 ms)
@@ -34,6 +39,12 @@ PRELOADED: tuple[str, ...] = (
     "worker.outbound",
     "worker.capacity",
     "worker.post_call",
+    # what a cloud persona's providers import when its call builds them (`build_stt`, ...)
+    "worker.providers.shared_vad_stt",
+    "worker.providers.interim_commit",
+    "worker.providers.flow_llm",
+    "worker.providers.briefing_llm",
+    "worker.providers.machine_words",
     # the worker itself, so that what `worker.main` imports is here (see its docstring)
     "worker.server",
     "worker.greeting_cache",

@@ -37,6 +37,7 @@ from worker import (
     dial_out,
     finish,
     inbound,
+    late_imports,
     outbound,
     recording,
     redact_logs,
@@ -66,6 +67,7 @@ def prewarm(proc: JobProcess) -> None:
     apology.prewarm()
     if settings.call_process_nice:
         os.nice(settings.call_process_nice)
+    late_imports.note_ready()  # what the call imports after this is logged at its end
 
 
 server = AgentServer(
@@ -102,6 +104,7 @@ async def entrypoint(ctx: JobContext) -> None:
     ctx.log_context_fields = {"call_id": state.call_id, "persona": state.persona}
     redis = call_redis(settings.redis_url)
     ctx.add_shutdown_callback(lambda: finish.finish_call(state, redis))
+    ctx.add_shutdown_callback(lambda: late_imports.report(state.call_id, state.persona))
     if isinstance(dispatch, DialRequest):  # joins the room while it dials
         started = await _dial_out(ctx, dispatch, state, redis)
     else:

@@ -119,6 +119,15 @@ def test_cloud_calls_hold_no_local_model_and_local_speech_is_shared(tmp_path: Pa
     heard = transcribe_wav(demo.recording).lower()
     assert "which day" in heard and "tuesday" in heard, heard  # greeted, understood, answered
 
+    # A cloud call's process imported nothing during its call: the forkserver had it all.
+    late = late_import_lines(tmp_path / "stack" / "logs" / "worker-1.log")
+    assert late and all(f"(persona {CLOUD_PERSONA})" not in line for line in late), late
+
+
+def late_import_lines(worker_log: Path) -> list[str]:
+    """`worker.late_imports`' line of each call that imported modules during the call."""
+    return [line for line in worker_log.read_text().splitlines() if "during the call" in line]
+
 
 def demo_call(stack: RunningStack, folder: Path) -> CallResult:
     uri = stack.state.sip_uri.replace("sip:1000@", f"sip:{DEMO_NUMBER}@")
