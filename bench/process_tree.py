@@ -6,7 +6,9 @@ puts every process of the tree in one part: the services `start.py` lists in its
 inside a worker its main process (with its forkserver and resource tracker), its inference
 process (the one livekit-agents starts for shared models; the worker's log names its pid) and
 its call processes (every other child of the forkserver, warm or in a call). The benchmark's
-own process and its phones are a part too: they share the box with the stack.
+own process and its phones are a part too: they share the box with the stack. A process
+that starts between two samples (a call process the pool forks) is charged all the CPU it used
+since it started; until 2026-12-07 its start-up before its first sample went uncounted.
 
 PSS (proportional set size) splits each shared page among the processes that map it, so a
 call process forked from the preloaded forkserver is charged only its share of the modules
@@ -18,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,6 +156,8 @@ class PartSampler:
     def __init__(self, run_dir: Path) -> None:
         self._classifier = Classifier(run_dir)
         self._procs: dict[int, psutil.Process] = {}
+        self._sampled_at = 0.0
+        self._seen: set[int] | None = None  # every process of the tree at the last sample
         self.window = Window()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -162,11 +167,17 @@ class PartSampler:
         pss = dict.fromkeys(PARTS, 0.0)
         call_cpu: dict[int, float] = {}
         alive: dict[int, psutil.Process] = {}
-        for pid, part in self._classifier.parts().items():
+        now, parts = time.time(), self._classifier.parts()
+        for pid, part in parts.items():
             proc = self._procs.get(pid)
             try:
-                proc = proc or psutil.Process(pid)
-                used = proc.cpu_percent(None)  # since this process' previous sample
+                if proc is None:
+                    proc = psutil.Process(pid)
+                    proc.cpu_percent(None)  # primes the next sample's reading
+                    started = self._seen is not None and pid not in self._seen
+                    used = _since_start(proc, now - self._sampled_at) if started else 0.0
+                else:
+                    used = proc.cpu_percent(None)  # since this process' previous sample
                 pss[part] += proc.memory_full_info().pss / 2**20
             except psutil.Error:
                 continue
@@ -175,6 +186,7 @@ class PartSampler:
             if part == CALLS:
                 call_cpu[pid] = used
         self._procs = alive
+        self._sampled_at, self._seen = now, set(parts)
         return Sample(cpu=cpu, pss=pss, call_cpu=call_cpu, call_processes=len(call_cpu))
 
     def latest(self) -> Sample | None:
@@ -198,6 +210,14 @@ class PartSampler:
             self._thread.join()
         if not self.window.samples:
             self.window.samples.append(self.sample())
+
+
+def _since_start(proc: psutil.Process, interval_s: float) -> float:
+    """A process that started since the previous sample (a call process the pool forked):
+    the CPU it used since it started, as a share of the interval. Its start-up is a cost of
+    the calls, which `cpu_percent`'s first, priming call would drop."""
+    times = proc.cpu_times()
+    return 100 * (times.user + times.system) / interval_s if interval_s > 0 else 0.0
 
 
 def _children(pid: int) -> list[psutil.Process]:

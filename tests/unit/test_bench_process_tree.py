@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +19,16 @@ from stack.state import ServiceState, StackState, write_state
 pytestmark = pytest.mark.unit
 
 # A stand-in for `worker.main start`: a forkserver with three children, the first logged the
-# way livekit-agents logs its inference process.
+# way livekit-agents logs its inference process; once told to (a line on its stdin) it forks a
+# fourth, which uses 0.3 s of CPU as it starts, like a call process the pool adds.
 FAKE_WORKER = """
 import json, multiprocessing, sys, time
+
+def start_up():
+    began = time.process_time()
+    while time.process_time() - began < 0.3:
+        pass
+    time.sleep(60)
 
 if __name__ == "__main__":
     ctx = multiprocessing.get_context("forkserver")
@@ -31,17 +39,22 @@ if __name__ == "__main__":
     with open(sys.argv[1], "w") as log:
         log.write(json.dumps(line) + "\\n")
     print(" ".join(str(c.pid) for c in children), flush=True)
+    sys.stdin.readline()
+    late = ctx.Process(target=start_up)
+    late.start()
+    print(late.pid, flush=True)
     time.sleep(60)
 """
 
 
 @pytest.fixture
-def stack_dir(tmp_path: Path) -> Iterator[tuple[Path, list[int], int, int]]:
+def stack_dir(tmp_path: Path) -> Iterator[tuple[Path, list[int], subprocess.Popen[str], int]]:
     (tmp_path / "logs").mkdir()
     script = tmp_path / "fake_worker.py"
     script.write_text(FAKE_WORKER)
     worker = subprocess.Popen(
         [sys.executable, str(script), str(tmp_path / "logs" / "worker-1.log")],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -60,7 +73,7 @@ def stack_dir(tmp_path: Path) -> Iterator[tuple[Path, list[int], int, int]]:
         }
         state = StackState(pid=psutil.Process().pid, dev_keys=True, services=services, **addresses)
         write_state(tmp_path, state)
-        yield tmp_path, children, worker.pid, api.pid
+        yield tmp_path, children, worker, api.pid
     finally:
         for proc in (worker, api):
             for child in psutil.Process(proc.pid).children(recursive=True):
@@ -69,24 +82,45 @@ def stack_dir(tmp_path: Path) -> Iterator[tuple[Path, list[int], int, int]]:
             proc.wait()
 
 
-def test_each_process_lands_in_its_part(stack_dir: tuple[Path, list[int], int, int]) -> None:
+def test_each_process_lands_in_its_part(stack_dir: tuple[Path, list[int], subprocess.Popen[str], int]) -> None:
     run_dir, (inference, *calls), worker, api = stack_dir
     parts = Classifier(run_dir).parts()
     assert parts[inference] == INFERENCE
     assert [parts[pid] for pid in calls] == [CALLS, CALLS]
     assert parts[api] == "api"
-    helpers = psutil.Process(worker).children()  # the forkserver and the resource tracker
+    helpers = psutil.Process(worker.pid).children()  # the forkserver and the resource tracker
     assert helpers
     assert all(parts[p.pid] == WORKER for p in helpers)
-    assert parts[worker] == WORKER
+    assert parts[worker.pid] == WORKER
 
 
-def test_a_sample_counts_the_call_processes(stack_dir: tuple[Path, list[int], int, int]) -> None:
+def test_a_sample_counts_the_call_processes(stack_dir: tuple[Path, list[int], subprocess.Popen[str], int]) -> None:
     run_dir, *_ = stack_dir
     sample = PartSampler(run_dir).sample()
     assert sample.call_processes == 2
     assert sample.pss[CALLS] > 0
     assert sample.pss[INFERENCE] > 0
+
+
+def test_a_call_process_forked_between_samples_is_charged_its_start_up(
+    stack_dir: tuple[Path, list[int], subprocess.Popen[str], int],
+) -> None:
+    run_dir, _, worker, _ = stack_dir
+    sampler = PartSampler(run_dir)
+    began = time.time()
+    sampler.sample()  # the processes already running, primed
+    assert worker.stdin is not None and worker.stdout is not None
+    worker.stdin.write("fork\n")
+    worker.stdin.flush()
+    late = psutil.Process(int(worker.stdout.readline()))
+    while sum(late.cpu_times()[:2]) < 0.3:  # its start-up done
+        time.sleep(0.05)
+    sample = sampler.sample()
+    window = time.time() - began  # the sampler's interval is within it
+    assert sample.call_processes == 3
+    # 0.3 s of CPU as a share of the interval: at least 0.3 s over the longest it can be
+    assert sample.call_cpu[late.pid] >= 100 * 0.3 / window
+    assert sample.cpu[CALLS] >= sample.call_cpu[late.pid]
 
 
 def test_the_profiled_call_process_is_one_in_a_call() -> None:
