@@ -156,8 +156,7 @@ class PartSampler:
     def __init__(self, run_dir: Path) -> None:
         self._classifier = Classifier(run_dir)
         self._procs: dict[int, psutil.Process] = {}
-        self._sampled_at = 0.0
-        self._seen: set[int] | None = None  # every process of the tree at the last sample
+        self._sampled_at: float | None = None  # None: the next sample is the first, priming
         self.window = Window()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -167,15 +166,15 @@ class PartSampler:
         pss = dict.fromkeys(PARTS, 0.0)
         call_cpu: dict[int, float] = {}
         alive: dict[int, psutil.Process] = {}
-        now, parts = time.time(), self._classifier.parts()
-        for pid, part in parts.items():
+        now = time.time()
+        for pid, part in self._classifier.parts().items():
             proc = self._procs.get(pid)
             try:
-                if proc is None:
+                if proc is None:  # not in the previous sample: started since, unless priming
                     proc = psutil.Process(pid)
                     proc.cpu_percent(None)  # primes the next sample's reading
-                    started = self._seen is not None and pid not in self._seen
-                    used = _since_start(proc, now - self._sampled_at) if started else 0.0
+                    since = self._sampled_at
+                    used = 0.0 if since is None else _since_start(proc, now - since)
                 else:
                     used = proc.cpu_percent(None)  # since this process' previous sample
                 pss[part] += proc.memory_full_info().pss / 2**20
@@ -186,7 +185,7 @@ class PartSampler:
             if part == CALLS:
                 call_cpu[pid] = used
         self._procs = alive
-        self._sampled_at, self._seen = now, set(parts)
+        self._sampled_at = now
         return Sample(cpu=cpu, pss=pss, call_cpu=call_cpu, call_processes=len(call_cpu))
 
     def latest(self) -> Sample | None:

@@ -9,7 +9,6 @@ them; they live in the worker's inference process (`worker.providers.shared_spee
 from __future__ import annotations
 
 PRELOADED: tuple[str, ...] = (
-    "redis.asyncio",
     "livekit.plugins.openai",  # cloud providers, imported by the first call that uses them
     "livekit.plugins.azure",
     # what the openai client imports lazily on a call's first request (its chat and audio
@@ -31,22 +30,12 @@ PRELOADED: tuple[str, ...] = (
     "worker.providers.tls",
     "worker.providers.http_clients",
     "worker.transcript_warmup",  # the transcript synchronizer's hyphenator, built once
-    "dialroom.call_status",
-    "dialroom.calls",
-    "dialroom.last_good",
-    "worker.session",
-    "worker.persona_agent",
-    "worker.outbound",
-    "worker.capacity",
-    "worker.post_call",
-    # what a cloud persona's providers import when its call builds them (`build_stt`, ...)
+    # what a cloud persona's STT imports when its call builds it (`build_stt`)
     "worker.providers.shared_vad_stt",
     "worker.providers.interim_commit",
-    "worker.providers.flow_llm",
-    "worker.providers.briefing_llm",
-    "worker.providers.machine_words",
-    # the worker itself, so that what `worker.main` imports is here (see its docstring)
+    # the worker itself, and through it every worker module a call runs (Redis, the session,
+    # the flow LLMs, ...); with the command line's own imports, all that `worker.main` runs
+    # again in each call process (see its docstring)
     "worker.server",
-    "worker.greeting_cache",
     "worker.providers.shared_speech",
 )
