@@ -41,6 +41,7 @@ from worker import (
     outbound,
     recording,
     redact_logs,
+    rust_logs,
     voicemail,
 )
 from worker.bridge_loss import watch as watch_sip_bridge
@@ -65,6 +66,7 @@ def prewarm(proc: JobProcess) -> None:
     # A call process loads no model: local speech lives in the worker's inference process
     # (`shared_speech`); the apology is read from the WAV rendered when the worker started.
     apology.prewarm()
+    rust_logs.keep_native()  # livekit-rtc's debug records stay in Rust, not one FFI event each
     if settings.call_process_nice:
         os.nice(settings.call_process_nice)
     late_imports.note_ready()  # what the call imports after this is logged at its end

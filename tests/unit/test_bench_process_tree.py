@@ -82,7 +82,9 @@ def stack_dir(tmp_path: Path) -> Iterator[tuple[Path, list[int], subprocess.Pope
             proc.wait()
 
 
-def test_each_process_lands_in_its_part(stack_dir: tuple[Path, list[int], subprocess.Popen[str], int]) -> None:
+def test_each_process_lands_in_its_part(
+    stack_dir: tuple[Path, list[int], subprocess.Popen[str], int],
+) -> None:
     run_dir, (inference, *calls), worker, api = stack_dir
     parts = Classifier(run_dir).parts()
     assert parts[inference] == INFERENCE
@@ -94,7 +96,9 @@ def test_each_process_lands_in_its_part(stack_dir: tuple[Path, list[int], subpro
     assert parts[worker.pid] == WORKER
 
 
-def test_a_sample_counts_the_call_processes(stack_dir: tuple[Path, list[int], subprocess.Popen[str], int]) -> None:
+def test_a_sample_counts_the_call_processes(
+    stack_dir: tuple[Path, list[int], subprocess.Popen[str], int],
+) -> None:
     run_dir, *_ = stack_dir
     sample = PartSampler(run_dir).sample()
     assert sample.call_processes == 2
