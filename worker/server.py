@@ -43,6 +43,7 @@ from worker import (
     redact_logs,
     rust_logs,
     voicemail,
+    warm_loop_monitor,
 )
 from worker.bridge_loss import watch as watch_sip_bridge
 from worker.call_limits import CallLimits
@@ -67,6 +68,7 @@ def prewarm(proc: JobProcess) -> None:
     # (`shared_speech`); the apology is read from the WAV rendered when the worker started.
     apology.prewarm()
     rust_logs.keep_native()  # livekit-rtc's debug records stay in Rust, not one FFI event each
+    warm_loop_monitor.pause()  # no loop monitor while the process waits for a call
     if settings.call_process_nice:
         os.nice(settings.call_process_nice)
     late_imports.note_ready()  # what the call imports after this is logged at its end
@@ -95,6 +97,7 @@ async def on_request(request: JobRequest) -> None:
 
 @server.rtc_session(agent_name=settings.agent_name, on_request=on_request)
 async def entrypoint(ctx: JobContext) -> None:
+    warm_loop_monitor.resume()  # livekit's loop monitor, from the call's start to its end
     redact_logs.install()  # before the framework names the caller in a log line
     dispatch = read_dispatch(ctx.job.metadata)
     if dispatch is None:
