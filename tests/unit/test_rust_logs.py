@@ -17,6 +17,7 @@ def test_a_call_process_keeps_native_logs_in_rust_from_its_prewarm(
     done: list[str] = []
     monkeypatch.setattr(server.rust_logs, "keep_native", lambda: done.append("kept native"))
     monkeypatch.setattr(server.apology, "prewarm", lambda: None)
+    monkeypatch.setattr(server.warm_loop_monitor, "pause", lambda: None)  # env of this process
     monkeypatch.setattr(server.late_imports, "note_ready", lambda: None)
     monkeypatch.setattr(server.os, "nice", lambda _: 0)  # the test's own process stays as it is
     server.prewarm(None)  # type: ignore[arg-type]  # prewarm reads nothing from the process

@@ -29,7 +29,8 @@ def _close(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def test_a_warm_process_watches_no_loop_and_its_call_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(loop_monitor.ENV_WARN_THRESHOLD_MS, raising=False)
+    # unset to livekit (its default), and put back as it was after the test, which `pause` changes
+    monkeypatch.setenv(loop_monitor.ENV_WARN_THRESHOLD_MS, "")
     monkeypatch.setenv(loop_monitor.ENV_ERROR_THRESHOLD_MS, "700")
     warm_loop_monitor.pause()
     loop = _start_job_loop_as_livekit_does()
