@@ -1,12 +1,13 @@
 """CPU of livekit-rtc's native log records reaching Python, against keeping them in Rust.
 
 A real livekit-server on loopback (the stack's binary, dev keys), and in a fresh process per
-run two participants of one room, one sending a 440 Hz tone (20 ms frames at 24 kHz) to the
-other, which reads it as a call process reads its caller (16 kHz, 50 ms frames). Each run is
-either as livekit starts its runtime (log capture on: every record handed to Python) or after
-`worker.rust_logs.keep_native` (what every call process does); the two alternate. Printed:
-the process's CPU over the audio, as % of one core per participant, and the records Python
-was handed per second. It prints numbers; it never asserts.
+run the exchange of `tests/support/native_log_probe.py`: two participants of one room, one
+sending a 440 Hz tone (20 ms frames at 24 kHz) to the other, which reads it as a call process
+reads its caller (16 kHz, 50 ms frames). Each run is either as livekit starts its runtime (log
+capture on: every record handed to Python) or after `worker.rust_logs.keep_native` (what every
+call process does); the two alternate. Printed: the process's CPU over the audio, as % of one
+core per participant, and the records Python was handed per second. It prints numbers; it
+never asserts.
 
     .venv/bin/python -m bench.native_logs --rounds 3 --seconds 20
 """
@@ -28,6 +29,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dialroom.settings import DEV_API_KEY, DEV_API_SECRET
 from stack.install import LIVEKIT_SERVER
 from stack.ports import free_range, free_single
 
@@ -53,7 +55,7 @@ def _server_config(folder: Path, port: int, taken: set[int]) -> Path:
                     "enable_loopback_candidate": True,
                     "stun_servers": ["127.0.0.1:3478"],
                 },
-                "keys": {"devkey": "secret" * 6},
+                "keys": {DEV_API_KEY: DEV_API_SECRET},  # the probe's tokens
                 "logging": {"level": "warn"},
             }
         )
@@ -63,58 +65,17 @@ def _server_config(folder: Path, port: int, taken: set[int]) -> Path:
 
 async def _one_run(url: str, way: str, seconds: float) -> dict[str, float]:
     # imported here: the parent process never starts livekit's runtime
-    import numpy as np
-    from livekit import api, rtc
-    from livekit.rtc import _ffi_client
-
+    from tests.support.native_log_probe import count_handed_records, tone_between_two
     from worker import rust_logs
 
-    handed = [0]
-    to_level = _ffi_client.to_python_level
-
-    def counting(level: int) -> int | None:  # livekit calls it once per record handed over
-        handed[0] += 1
-        return to_level(level)
-
-    _ffi_client.to_python_level = counting
+    handed = count_handed_records()
     if way == "native":
         rust_logs.keep_native()
-
-    def token(identity: str) -> str:
-        grants = api.VideoGrants(room_join=True, room="bench")
-        return (
-            api.AccessToken("devkey", "secret" * 6)
-            .with_identity(identity)
-            .with_grants(grants)
-            .to_jwt()
-        )
-
-    sender, listener = rtc.Room(), rtc.Room()
-    await sender.connect(url, token("sender"))
-    await listener.connect(url, token("listener"))
-    source = rtc.AudioSource(24000, 1)
-    subscribed: asyncio.Future[rtc.Track] = asyncio.get_running_loop().create_future()
-    listener.on("track_subscribed", lambda t, *_: subscribed.done() or subscribed.set_result(t))
-    track = rtc.LocalAudioTrack.create_audio_track("tone", source)
-    await sender.local_participant.publish_track(track)
-    stream = rtc.AudioStream.from_track(
-        track=await asyncio.wait_for(subscribed, 15), sample_rate=16000, frame_size_ms=50
-    )
-
-    async def drain() -> None:
-        async for _ in stream:
-            pass
-
-    reading = asyncio.create_task(drain())
-    tone = (np.sin(np.arange(480) * 2 * np.pi * 440 / 24000) * 8000).astype(np.int16).tobytes()
-    handed[0] = 0
-    cpu, wall = time.process_time(), time.monotonic()
-    for _ in range(int(seconds * 50)):
-        await source.capture_frame(rtc.AudioFrame(tone, 24000, 1, 480))
-    cpu, wall = time.process_time() - cpu, time.monotonic() - wall
-    reading.cancel()
-    await sender.disconnect()
-    await listener.disconnect()
+    async with tone_between_two(url, "bench") as send:
+        handed[0] = 0
+        cpu, wall = time.process_time(), time.monotonic()
+        await send(seconds)
+        cpu, wall = time.process_time() - cpu, time.monotonic() - wall
     return {"cpu_per_participant": cpu / wall * 100 / 2, "records_per_s": handed[0] / wall}
 
 

@@ -5,12 +5,15 @@
 Two participants in this process, one sending a tone to the other. First as livekit starts
 its runtime (log capture on), then after `worker.rust_logs.keep_native`; prints one line,
 `<records before> <records after>`, counting every record the native library handed Python.
+`bench.native_logs` times the same exchange.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import numpy as np
 from livekit import rtc
@@ -20,44 +23,53 @@ from tests.support.room_guest import room_token
 from worker import rust_logs
 
 RATE = 24000
-FRAME = RATE // 50  # 20 ms
-received = [0]
-_to_level = _ffi_client.to_python_level
+FRAME = RATE // 50  # 20 ms, as a TTS's audio reaches the room
 
 
-def _counting(level: int) -> int | None:
-    # livekit calls this once for every native log record it is handed
-    received[0] += 1
-    return _to_level(level)
+def count_handed_records() -> list[int]:
+    """From now on in this process, `[n]`: the native log records livekit handed Python."""
+    handed = [0]
+    to_level = _ffi_client.to_python_level
+
+    def counting(level: int) -> int | None:  # livekit calls it once per record handed over
+        handed[0] += 1
+        return to_level(level)
+
+    _ffi_client.to_python_level = counting
+    return handed
 
 
-async def _send_tone(source: rtc.AudioSource, seconds: float) -> None:
-    tone = (np.sin(np.arange(FRAME) * 2 * np.pi * 440 / RATE) * 8000).astype(np.int16)
-    for _ in range(int(seconds * 50)):
-        await source.capture_frame(rtc.AudioFrame(tone.tobytes(), RATE, 1, FRAME))
-
-
-async def probe(url: str, room: str, seconds: float) -> tuple[int, int]:
+@asynccontextmanager
+async def tone_between_two(
+    url: str, room: str
+) -> AsyncIterator[Callable[[float], Awaitable[None]]]:
+    """Two participants of `room`, the listener reading as a call reads its caller (16 kHz,
+    50 ms frames); yields `send(seconds)`, which plays a 440 Hz tone from the other."""
     sender, listener = rtc.Room(), rtc.Room()
     await sender.connect(url, room_token(room, "probe-sender"))
     await listener.connect(url, room_token(room, "probe-listener"))
     source = rtc.AudioSource(RATE, 1)
-    track = rtc.LocalAudioTrack.create_audio_track("tone", source)
     subscribed: asyncio.Future[rtc.Track] = asyncio.get_running_loop().create_future()
     listener.on("track_subscribed", lambda t, *_: subscribed.done() or subscribed.set_result(t))
-    await sender.local_participant.publish_track(track)
-    stream = rtc.AudioStream.from_track(track=await asyncio.wait_for(subscribed, 15))
+    await sender.local_participant.publish_track(
+        rtc.LocalAudioTrack.create_audio_track("tone", source)
+    )
+    stream = rtc.AudioStream.from_track(
+        track=await asyncio.wait_for(subscribed, 15), sample_rate=16000, frame_size_ms=50
+    )
     reading = asyncio.create_task(_drain(stream))
-    await _send_tone(source, seconds)
-    before = received[0]
-    rust_logs.keep_native()
-    received[0] = 0
-    await _send_tone(source, seconds)
-    after = received[0]
-    reading.cancel()
-    await sender.disconnect()
-    await listener.disconnect()
-    return before, after
+    tone = (np.sin(np.arange(FRAME) * 2 * np.pi * 440 / RATE) * 8000).astype(np.int16).tobytes()
+
+    async def send(seconds: float) -> None:
+        for _ in range(int(seconds * 50)):
+            await source.capture_frame(rtc.AudioFrame(tone, RATE, 1, FRAME))
+
+    try:
+        yield send
+    finally:
+        reading.cancel()
+        await sender.disconnect()
+        await listener.disconnect()
 
 
 async def _drain(stream: rtc.AudioStream) -> None:
@@ -65,9 +77,17 @@ async def _drain(stream: rtc.AudioStream) -> None:
         pass
 
 
+async def probe(url: str, room: str, seconds: float) -> tuple[int, int]:
+    handed = count_handed_records()
+    async with tone_between_two(url, room) as send:
+        await send(seconds)
+        before = handed[0]
+        rust_logs.keep_native()
+        handed[0] = 0
+        await send(seconds)
+        return before, handed[0]
+
+
 if __name__ == "__main__":
-    _ffi_client.to_python_level = _counting
-    counts = asyncio.run(
-        probe(sys.argv[1], sys.argv[2], float(sys.argv[3]) if sys.argv[3:] else 4.0)
-    )
-    print(*counts, flush=True)
+    seconds = float(sys.argv[3]) if sys.argv[3:] else 4.0
+    print(*asyncio.run(probe(sys.argv[1], sys.argv[2], seconds)), flush=True)
