@@ -162,7 +162,9 @@ def test_caller_talking_over_the_agent_stops_it(control: ControlStack, tmp_path:
     )
     text = transcribe_wav(heard).lower()
     assert "lighthouse" in text and "end of the lighthouse story" not in text, text
-    assert "stories can wait" in text, f"the question was not answered: {text!r}"
+    # The answer's opening words, then its goodbye: the local transcriber has heard "wait" as "late".
+    answer = text.partition("stories can")
+    assert answer[1] and "goodbye" in answer[2], f"the question was not answered: {text!r}"
     assert call.remote_hangup, "the agent should hang up after its goodbye (end_call)"
     record = new_call_record(control, before)
     assert record["persona"] == "story" and record["outcome"] == "agent_hung_up"
