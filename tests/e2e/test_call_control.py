@@ -162,7 +162,7 @@ def test_caller_talking_over_the_agent_stops_it(control: ControlStack, tmp_path:
     )
     text = transcribe_wav(heard).lower()
     assert "lighthouse" in text and "end of the lighthouse story" not in text, text
-    # The answer's opening words, then its goodbye: the local transcriber has heard "wait" as "late".
+    # The answer's opening words, then its goodbye: the transcriber once heard "wait" as "late".
     answer = text.partition("stories can")
     assert answer[1] and "goodbye" in answer[2], f"the question was not answered: {text!r}"
     assert call.remote_hangup, "the agent should hang up after its goodbye (end_call)"
