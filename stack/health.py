@@ -61,7 +61,7 @@ def describe(health: Health, pid: int) -> str:
         registered = "not registered"
     else:
         registered = f"registered as {registration.worker_id}"
-    calls = info.get("active_jobs", 0)
+    calls = int(float(info.get("active_jobs", 0)))  # livekit-agents sends it as 1.0
     load = float(info.get("worker_load", 0))
     return f"{registered}, agent {info.get('agent_name')}, {calls} active call(s), load {load:.2f}"
 
