@@ -166,6 +166,7 @@ def run_round(
         timings=timings,
         cpu={p: busy.cpu(p) for p in PARTS},
         idle_cpu={p: idle.cpu(p) for p in PARTS},
+        wait={p: busy.wait(p) for p in PARTS},
         pss={p: busy.pss(p) for p in PARTS},
         idle_pss={p: idle.mean_pss(p) for p in PARTS},
         stack_pss=busy.stack_pss(),

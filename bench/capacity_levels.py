@@ -16,7 +16,7 @@ from rich.table import Table
 
 from bench.first_call import CallTiming, summary
 from bench.process_tree import BENCH, CALLS, LABELS, PARTS
-from bench.reply_hops import ReplyHops
+from bench.reply_hops import STAGES, ReplyHops
 
 P95_GROWTH = 1.2  # a level whose reply p95 is above this times the baseline's is over capacity
 STACK = tuple(p for p in PARTS if p != BENCH)
@@ -37,6 +37,7 @@ class Round:
     call_processes: int  # most call processes alive (warm and in a call) during the round
     failures: list[str] = field(default_factory=list)
     hops: list[ReplyHops] = field(default_factory=list)  # replies paired with their records
+    wait: dict[str, float] = field(default_factory=dict)  # part -> mean % of one core queued
 
 
 @dataclass(kw_only=True)
@@ -134,6 +135,24 @@ def report_parts(levels: list[Level]) -> None:
         console.print(table)
     names = ", ".join(f"{LABELS[p]}: {p}" for p in PARTS)
     console.print(f"parts: {names}", highlight=False)
+    report_waits(levels)
+
+
+def report_waits(levels: list[Level]) -> None:
+    """Each part's threads runnable but not running, over the round: the CPU the box lacked."""
+    table = Table(title="waiting for a CPU, by part: % of one core over the calls (all threads)")
+    table.add_column("calls", justify="right")
+    for part in PARTS:
+        table.add_column(LABELS[part], justify="right")
+    for level in levels:
+        mean = [float(np.mean([r.wait.get(part, 0.0) for r in level.rounds])) for part in PARTS]
+        table.add_row(str(level.calls), *(f"{v:.0f}" for v in mean))
+    console.print(table)
+    console.print(
+        "waiting: the time the part's threads were ready to run and queued for a core "
+        "(the kernel's run_delay); 100 = one thread queued the whole time",
+        highlight=False,
+    )
 
 
 HOPS = (
@@ -159,6 +178,30 @@ def report_hops(levels: list[Level]) -> None:
         table.add_row(str(level.calls), f"{len(hops)} of {len(level.replies)}", *cells)
     console.print(table)
     console.print("; ".join(f"{name}: {what}" for name, what in HOPS), highlight=False)
+    report_worker_stages(levels)
+
+
+def report_worker_stages(levels: list[Level]) -> None:
+    """The worker hop of the paired replies by its record's stages, p50 / p95."""
+    table = Table(title="the worker hop by stage, p50 / p95 (from the call records)")
+    table.add_column("calls", justify="right")
+    for name in ("worker", *STAGES, "unplaced"):
+        table.add_column(name.removesuffix("_s"), justify="right")
+    for level in levels:
+        hops = [h for r in level.rounds for h in r.hops]
+        columns = [
+            [h.worker_s for h in hops],
+            *([getattr(h.stages, name) for h in hops] for name in STAGES),
+            [h.unplaced_s for h in hops],
+        ]
+        cells = [" / ".join(summary([v for v in c if v is not None])[:2]) for c in columns]
+        table.add_row(str(level.calls), *cells)
+    console.print(table)
+    console.print(
+        "unplaced: the worker hop less its three stages (the LLM request after the turn, the "
+        "first sentence for the TTS, the audio out to the room, waits for the CPU)",
+        highlight=False,
+    )
 
 
 def sustained(levels: list[Level], baseline: float | None, *, p95: bool) -> int:

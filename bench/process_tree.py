@@ -10,6 +10,11 @@ own process and its phones are a part too: they share the box with the stack. A 
 that starts between two samples (a call process the pool forks) is charged all the CPU it used
 since it started; until 2026-12-07 its start-up before its first sample went uncounted.
 
+Each part's wait for a CPU is the kernel's own count (`/proc/<pid>/task/<tid>/schedstat`, its
+second field: the time each thread was runnable and not running), summed over the part's
+threads: on a box whose cores are all busy, the time work was ready and queued. A thread that
+ended between two samples takes its count with it.
+
 PSS (proportional set size) splits each shared page among the processes that map it, so a
 call process forked from the preloaded forkserver is charged only its share of the modules
 they all hold, and the parts add up to the box's memory.
@@ -70,6 +75,7 @@ class Sample:
     pss: dict[str, float]  # part -> MB
     call_cpu: dict[int, float]  # call process pid -> % of one core
     call_processes: int
+    wait: dict[str, float] = field(default_factory=dict)  # part -> % of one core queued
 
 
 @dataclass
@@ -81,6 +87,11 @@ class Window:
     def cpu(self, part: str) -> float:
         """Mean % of one core."""
         values = [s.cpu.get(part, 0.0) for s in self.samples]
+        return sum(values) / len(values) if values else 0.0
+
+    def wait(self, part: str) -> float:
+        """Mean % of one core that the part's threads spent runnable, waiting for a CPU."""
+        values = [s.wait.get(part, 0.0) for s in self.samples]
         return sum(values) / len(values) if values else 0.0
 
     def pss(self, part: str) -> float:
@@ -156,6 +167,7 @@ class PartSampler:
     def __init__(self, run_dir: Path) -> None:
         self._classifier = Classifier(run_dir)
         self._procs: dict[int, psutil.Process] = {}
+        self._queued: dict[int, float] = {}  # pid -> its threads' run_delay at the last sample
         self._sampled_at: float | None = None  # None: the next sample is the first, priming
         self.window = Window()
         self._stop = threading.Event()
@@ -164,9 +176,12 @@ class PartSampler:
     def sample(self) -> Sample:
         cpu = dict.fromkeys(PARTS, 0.0)
         pss = dict.fromkeys(PARTS, 0.0)
+        wait = dict.fromkeys(PARTS, 0.0)
         call_cpu: dict[int, float] = {}
         alive: dict[int, psutil.Process] = {}
+        queued: dict[int, float] = {}
         now = time.time()
+        since = None if self._sampled_at is None else now - self._sampled_at
         for pid, part in self._classifier.parts().items():
             proc = self._procs.get(pid)
             try:
@@ -182,11 +197,14 @@ class PartSampler:
                 continue
             alive[pid] = proc
             cpu[part] += used
+            queued[pid] = run_delay_s(pid)
+            if since:  # a process new since the last sample: all it queued since its start
+                wait[part] += 100 * max(0.0, queued[pid] - self._queued.get(pid, 0.0)) / since
             if part == CALLS:
                 call_cpu[pid] = used
-        self._procs = alive
+        self._procs, self._queued = alive, queued
         self._sampled_at = now
-        return Sample(cpu=cpu, pss=pss, call_cpu=call_cpu, call_processes=len(call_cpu))
+        return Sample(cpu=cpu, pss=pss, call_cpu=call_cpu, call_processes=len(call_cpu), wait=wait)
 
     def latest(self) -> Sample | None:
         return self.window.samples[-1] if self.window.samples else None
@@ -217,6 +235,22 @@ def _since_start(proc: psutil.Process, interval_s: float) -> float:
     the calls, which `cpu_percent`'s first, priming call would drop."""
     times = proc.cpu_times()
     return 100 * (times.user + times.system) / interval_s if interval_s > 0 else 0.0
+
+
+def run_delay_s(pid: int) -> float:
+    """Seconds the threads of `pid` now alive spent runnable, waiting for a CPU (0 if gone)."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
+                total += int(stat.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the thread ended while read
+    return total / 1e9
 
 
 def _children(pid: int) -> list[psutil.Process]:

@@ -12,6 +12,12 @@ run on this box's clock, so each reply splits into three hops:
 - outbound: the first reply audio out -> the first reply audio at the phone (livekit-server,
   livekit-sip, the phone's jitter buffer).
 
+The worker hop is cut further by the record's stages: end of turn (end of speech -> turn judged
+over), LLM first token (request -> first token), TTS first audio (first text -> first audio).
+What they leave of the hop (`unplaced_s`) is the worker's own time between them: the LLM
+request sent after the turn, the first sentence gathered for the TTS, the first audio through
+the session's output to the room, and any wait for the CPU on the way.
+
 A phone call is paired with its call record by the caller's number (each phone process of the
 bench calls from its own), and within one number by the order of answering, when both ends
 have the same number of replies (else that number's calls are left out).
@@ -52,6 +58,19 @@ class WorkerReply:
     answered_at: float
     speech_end_at: float  # the caller's end of speech as the worker's VAD placed it
     audio_out_at: float  # the agent's first reply audio played out
+    stages: WorkerStages
+
+
+@dataclass(frozen=True)
+class WorkerStages:
+    """The record's stages of one reply (`TurnLatency`); None: not measured."""
+
+    end_of_turn_s: float | None = None
+    llm_ttft_s: float | None = None
+    tts_ttfb_s: float | None = None
+
+
+STAGES = tuple(WorkerStages.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -59,6 +78,15 @@ class ReplyHops:
     inbound_s: float
     worker_s: float
     outbound_s: float
+    stages: WorkerStages = WorkerStages()
+
+    @property
+    def unplaced_s(self) -> float | None:
+        """The worker hop less its three stages (None when one was not measured)."""
+        measured = [getattr(self.stages, name) for name in STAGES]
+        if any(stage is None for stage in measured):
+            return None
+        return self.worker_s - sum(measured)
 
 
 def phone_replies(timings: list[CallTiming], callers: dict[int, str]) -> list[PhoneReply]:
@@ -98,6 +126,7 @@ def worker_replies(records: Iterable[dict]) -> list[WorkerReply]:
                 answered_at=float(answered),
                 speech_end_at=float(turns[0]["caller_stopped_at"]),
                 audio_out_at=float(turns[0]["agent_started_at"]),
+                stages=WorkerStages(**{name: turns[0].get(name) for name in STAGES}),
             )
         )
     return replies
@@ -128,6 +157,7 @@ def split(phone: list[PhoneReply], worker: list[WorkerReply]) -> list[ReplyHops]
                     inbound_s=at_worker.speech_end_at - at_phone.caller_end_at,
                     worker_s=at_worker.audio_out_at - at_worker.speech_end_at,
                     outbound_s=at_phone.reply_at - at_worker.audio_out_at,
+                    stages=at_worker.stages,
                 )
             )
     return hops

@@ -4,6 +4,7 @@ process; the forkserver itself counts with the worker's main process."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench.process_tree import CALLS, INFERENCE, WORKER, Classifier, PartSampler
+from bench.process_tree import CALLS, INFERENCE, WORKER, Classifier, PartSampler, run_delay_s
 from stack.state import ServiceState, StackState, write_state
 
 pytestmark = pytest.mark.unit
@@ -148,3 +149,22 @@ def test_the_profiled_call_process_is_one_in_a_call() -> None:
         for proc in procs:
             proc.kill()
             proc.wait()
+
+
+def test_two_busy_processes_on_one_core_each_wait_for_it() -> None:
+    """`run_delay_s` reads the kernel's count: two spinning processes sharing one core each
+    queue about half the time; a process gone reads 0."""
+    spin = [sys.executable, "-c", "while True: pass"]
+    busy = [subprocess.Popen(spin) for _ in range(2)]
+    try:
+        for proc in busy:
+            os.sched_setaffinity(proc.pid, {min(os.sched_getaffinity(0))})
+        before = [run_delay_s(p.pid) for p in busy]
+        time.sleep(1.5)
+        queued = [run_delay_s(p.pid) - b for p, b in zip(busy, before, strict=True)]
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+    assert sum(queued) > 0.6, queued  # ~1.5 s between them, on a quiet box
+    assert run_delay_s(busy[0].pid) == 0.0

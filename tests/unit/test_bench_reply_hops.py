@@ -9,9 +9,16 @@ from bench.first_call import CallTiming
 from bench.reply_hops import PhoneReply, phone_replies, split, worker_replies
 
 
-def exported(caller: str, answered: float, stopped: float | None, started: float | None) -> dict:
+def exported(
+    caller: str,
+    answered: float,
+    stopped: float | None,
+    started: float | None,
+    **stages: float | None,
+) -> dict:
     """One call as `GET /api/calls/export?format=jsonl` gives it (the fields read here)."""
     turn = {"at": started or 0.0, "caller_stopped_at": stopped, "agent_started_at": started}
+    turn.update(stages)
     return {
         "call_id": f"call-{caller}-{answered}",
         "caller_number": caller,
@@ -90,3 +97,30 @@ def test_the_phones_replies_are_placed_on_the_wall_clock() -> None:
     assert reply == PhoneReply(
         caller="caller01", answered_at=100.0, caller_end_at=109.0, reply_at=110.5
     )
+
+
+def test_the_worker_hop_keeps_its_record_s_stages_and_what_they_leave() -> None:
+    phone = [PhoneReply(caller="caller01", answered_at=100.0, caller_end_at=109.0, reply_at=112.0)]
+    stages = {"end_of_turn_s": 0.5, "llm_ttft_s": 0.3, "tts_ttfb_s": 0.4, "stt_s": 0.5}
+    worker = worker_replies([exported("caller01", 100.1, stopped=109.2, started=111.7, **stages)])
+
+    [hops] = split(phone, worker)
+
+    assert hops.worker_s == pytest.approx(2.5)
+    assert (hops.stages.end_of_turn_s, hops.stages.llm_ttft_s, hops.stages.tts_ttfb_s) == (
+        0.5,
+        0.3,
+        0.4,
+    )
+    assert hops.unplaced_s == pytest.approx(1.3)
+
+
+def test_a_stage_not_measured_leaves_nothing_unplaced() -> None:
+    phone = [PhoneReply(caller="caller01", answered_at=100.0, caller_end_at=109.0, reply_at=112.0)]
+    worker = worker_replies(
+        [exported("caller01", 100.1, stopped=109.2, started=111.7, end_of_turn_s=0.5)]
+    )
+
+    [hops] = split(phone, worker)
+
+    assert hops.stages.llm_ttft_s is None and hops.unplaced_s is None
