@@ -199,6 +199,13 @@ def main(
             "but INVITEs in fours, not spread as phones starting one after another).",
         ),
     ] = 1,
+    cpu_waits: Annotated[
+        bool,
+        typer.Option(
+            help="Also print each part's wait for a CPU (the kernel's run_delay of every "
+            "thread, read each second: ~2 % of a core at 12 calls, in the bench's part)."
+        ),
+    ] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Raw numbers here.")] = None,
     run_dir: Annotated[Path, typer.Option(help="The stack's run directory.")] = ROOT
     / ".run"
@@ -223,7 +230,7 @@ def main(
         with console.status("starting the stack") as status:
             stack = start_stack(run_dir / "stack", env=env, extra_args=("--persona", persona))
             scope.callback(stack.stop, STOP_TIMEOUT_S)
-            sampler = PartSampler(stack.run_dir)
+            sampler = PartSampler(stack.run_dir, waits=cpu_waits)
             levels: list[Level] = []
             baseline: float | None = None
             for calls in counts:

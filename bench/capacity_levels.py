@@ -139,7 +139,10 @@ def report_parts(levels: list[Level]) -> None:
 
 
 def report_waits(levels: list[Level]) -> None:
-    """Each part's threads runnable but not running, over the round: the CPU the box lacked."""
+    """Each part's threads runnable but not running, over the round: the CPU the box lacked
+    (sampled only with `--cpu-waits`)."""
+    if not any(r.wait and any(r.wait.values()) for level in levels for r in level.rounds):
+        return
     table = Table(title="waiting for a CPU, by part: % of one core over the calls (all threads)")
     table.add_column("calls", justify="right")
     for part in PARTS:

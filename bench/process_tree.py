@@ -164,8 +164,9 @@ class Classifier:
 class PartSampler:
     """Samples every part in a background thread while it is entered."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, *, waits: bool = False) -> None:
         self._classifier = Classifier(run_dir)
+        self._waits = waits  # read every thread's run_delay too (`run_delay_s`)
         self._procs: dict[int, psutil.Process] = {}
         self._queued: dict[int, float] = {}  # pid -> its threads' run_delay at the last sample
         self._sampled_at: float | None = None  # None: the next sample is the first, priming
@@ -181,7 +182,7 @@ class PartSampler:
         alive: dict[int, psutil.Process] = {}
         queued: dict[int, float] = {}
         now = time.time()
-        since = None if self._sampled_at is None else now - self._sampled_at
+        interval = None if self._sampled_at is None else now - self._sampled_at
         for pid, part in self._classifier.parts().items():
             proc = self._procs.get(pid)
             try:
@@ -197,11 +198,13 @@ class PartSampler:
                 continue
             alive[pid] = proc
             cpu[part] += used
-            queued[pid] = run_delay_s(pid)
-            if since:  # a process new since the last sample: all it queued since its start
-                wait[part] += 100 * max(0.0, queued[pid] - self._queued.get(pid, 0.0)) / since
             if part == CALLS:
                 call_cpu[pid] = used
+            if self._waits:
+                queued[pid] = run_delay_s(pid)
+                if interval:  # a process new since the last sample: all it queued since it began
+                    waited = max(0.0, queued[pid] - self._queued.get(pid, 0.0))
+                    wait[part] += 100 * waited / interval
         self._procs, self._queued = alive, queued
         self._sampled_at = now
         return Sample(cpu=cpu, pss=pss, call_cpu=call_cpu, call_processes=len(call_cpu), wait=wait)

@@ -14,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench.process_tree import CALLS, INFERENCE, WORKER, Classifier, PartSampler, run_delay_s
+from bench import process_tree
+from bench.process_tree import BENCH, CALLS, INFERENCE, WORKER, Classifier, PartSampler, run_delay_s
 from stack.state import ServiceState, StackState, write_state
 
 pytestmark = pytest.mark.unit
@@ -126,6 +127,58 @@ def test_a_call_process_forked_between_samples_is_charged_its_start_up(
     # 0.3 s of CPU as a share of the interval: at least 0.3 s over the longest it can be
     assert sample.call_cpu[late.pid] >= 100 * 0.3 / window
     assert sample.cpu[CALLS] >= sample.call_cpu[late.pid]
+
+
+def test_waits_are_read_only_when_asked_for(
+    stack_dir: tuple[Path, list[int], subprocess.Popen[str], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_dir, *_ = stack_dir
+
+    def unread(pid: int) -> float:
+        raise AssertionError("run_delay read without --cpu-waits")
+
+    monkeypatch.setattr(process_tree, "run_delay_s", unread)
+    sampler = PartSampler(run_dir)
+    sampler.sample()
+    assert not any(sampler.sample().wait.values())
+
+
+def test_each_process_s_wait_is_its_run_delay_over_the_interval_even_past_a_new_one(
+    stack_dir: tuple[Path, list[int], subprocess.Popen[str], int],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Every process, read before or after one the pool forked since the last sample, is
+    charged its own run_delay growth over the same interval."""
+    run_dir, (inference, *calls), worker, api = stack_dir
+    reads: dict[int, int] = {}
+
+    def growing(pid: int) -> float:  # each read of a process: 0.5 s more queued than the last
+        reads[pid] = reads.get(pid, 0) + 1
+        return 0.5 * reads[pid]
+
+    monkeypatch.setattr(process_tree, "run_delay_s", growing)
+    phone = subprocess.Popen(["sleep", "60"])  # the bench's part: classified after the worker's
+    request.addfinalizer(phone.kill)
+    sampler = PartSampler(run_dir, waits=True)
+    sampler.sample()
+    began = time.time()
+    assert worker.stdin is not None and worker.stdout is not None
+    worker.stdin.write("fork\n")
+    worker.stdin.flush()
+    late = int(worker.stdout.readline())
+    time.sleep(0.5)
+    sample = sampler.sample()
+    interval = time.time() - began
+    # the api and the inference process: 0.5 s queued each, as a share of the interval
+    assert sample.wait["api"] == pytest.approx(100 * 0.5 / interval, rel=0.5)
+    assert sample.wait[INFERENCE] == pytest.approx(100 * 0.5 / interval, rel=0.5)
+    # the call processes: two known (0.5 s each) and the new one (all 0.5 s it read)
+    assert sample.wait[CALLS] == pytest.approx(100 * 1.5 / interval, rel=0.5)
+    assert late in sample.call_cpu
+    # read after the new one: a child of this test, the bench's part
+    assert sample.wait[BENCH] == pytest.approx(100 * 0.5 / interval, rel=0.5)
 
 
 def test_the_profiled_call_process_is_one_in_a_call() -> None:
