@@ -19,7 +19,7 @@ carries the previous frames). livekit publishes audio with RED by default, but l
 subscribes with plain Opus only, so livekit-server unpacked every packet of the agent's voice
 back to Opus for it; the agent's encoder packed the redundancy and encrypted twice the bytes
 for nothing. The phone leg past livekit-sip is G.711 over the carrier's RTP, which RED never
-reached. Loss between the agent and livekit-server is loopback or a LAN (docs/deploy.md).
+reached. The agent reaches livekit-server over loopback or a private network (docs/deploy.md).
 """
 
 from __future__ import annotations
