@@ -153,14 +153,17 @@ def test_each_process_s_wait_is_its_run_delay_over_the_interval_even_past_a_new_
     charged its own run_delay growth over the same interval."""
     run_dir, (inference, *calls), worker, api = stack_dir
     reads: dict[int, int] = {}
+    phone = subprocess.Popen(["sleep", "60"])  # the bench's part: classified after the worker's
+    request.addfinalizer(phone.kill)
+    watched = {api, inference, *calls, phone.pid}  # other processes of this run read 0
 
     def growing(pid: int) -> float:  # each read of a process: 0.5 s more queued than the last
+        if pid not in watched:
+            return 0.0
         reads[pid] = reads.get(pid, 0) + 1
         return 0.5 * reads[pid]
 
     monkeypatch.setattr(process_tree, "run_delay_s", growing)
-    phone = subprocess.Popen(["sleep", "60"])  # the bench's part: classified after the worker's
-    request.addfinalizer(phone.kill)
     sampler = PartSampler(run_dir, waits=True)
     sampler.sample()
     began = time.time()
@@ -168,6 +171,7 @@ def test_each_process_s_wait_is_its_run_delay_over_the_interval_even_past_a_new_
     worker.stdin.write("fork\n")
     worker.stdin.flush()
     late = int(worker.stdout.readline())
+    watched.add(late)
     time.sleep(0.5)
     sample = sampler.sample()
     interval = time.time() - began
