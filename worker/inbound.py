@@ -21,7 +21,6 @@ from dialroom.redact import mask_number
 from worker import capacity
 from worker.call_state import CallState
 from worker.providers import ProviderConfigError, build_tts
-from worker.room_audio import voice_output
 from worker.routing import header_variables, route_inbound
 from worker.settings import WorkerSettings
 
@@ -85,9 +84,7 @@ async def say_lines_busy(
         Agent(instructions="Apologise that all lines are busy."),
         room=room,
         session_host=False,  # nobody reads it: see room_audio
-        room_options=room_io.RoomOptions(
-            participant_identity=identity, audio_output=voice_output()
-        ),
+        room_options=room_io.RoomOptions(participant_identity=identity),
     )
     await session.say(message, allow_interruptions=False)
     session.shutdown()
@@ -116,9 +113,7 @@ async def answer_not_in_service(
         Agent(instructions="Tell the caller this number is not in service."),
         room=ctx.room,
         session_host=False,  # nobody reads it: see room_audio
-        room_options=room_io.RoomOptions(
-            participant_identity=identity, audio_output=voice_output()
-        ),
+        room_options=room_io.RoomOptions(participant_identity=identity),
     )
     await session.say(settings.not_in_service_message, allow_interruptions=False)
     session.shutdown()

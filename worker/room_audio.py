@@ -13,36 +13,16 @@ sent to the room as a byte stream (`lk.agent.session`), for a LiveKit client tha
 or watch the agent. A phone call's room holds the caller's SIP participant alone: the bytes
 went through livekit-server to livekit-sip, which drops them. Dialroom's console reads the
 call record, not the room.
-
-Every track the agent speaks on is published without RED (redundant audio: each packet also
-carries the previous frames). livekit publishes audio with RED by default, but livekit-sip
-subscribes with plain Opus only, so livekit-server unpacked every packet of the agent's voice
-back to Opus for it; the agent's encoder packed the redundancy and encrypted twice the bytes
-for nothing. The phone leg past livekit-sip is G.711 over the carrier's RTP, which RED never
-reached. The agent reaches livekit-server over loopback or a private network (docs/deploy.md).
 """
 
 from __future__ import annotations
 
-from livekit import rtc
 from livekit.agents import room_io
 
 
 def room_options(*, identity: str, input_rate: int) -> room_io.RoomOptions:
-    """The caller `identity`'s audio, decoded at `input_rate` (AUDIO_INPUT_SAMPLE_RATE); the
-    agent's voice as plain Opus."""
+    """The caller `identity`'s audio, decoded at `input_rate` (AUDIO_INPUT_SAMPLE_RATE)."""
     return room_io.RoomOptions(
         participant_identity=identity,
         audio_input=room_io.AudioInputOptions(sample_rate=input_rate),
-        audio_output=voice_output(),
     )
-
-
-def voice_output() -> room_io.AudioOutputOptions:
-    """The agent's voice track, published as `phone_track` says."""
-    return room_io.AudioOutputOptions(track_publish_options=phone_track())
-
-
-def phone_track() -> rtc.TrackPublishOptions:
-    """How audio for the caller is published: a microphone track, plain Opus (no RED)."""
-    return rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE, red=False)

@@ -3,26 +3,21 @@ to the demo persona. Ordered: the last test stops the stack and checks nothing i
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
 import redis
-from livekit import api as livekit
 
 from callcheck.phone import dial
 from dialroom.calls import CALL_KEY, CALLS_BY_END
 from dialroom.paths import ROOT
-from dialroom.settings import DEV_API_KEY, DEV_API_SECRET
 from tests.e2e.conftest import FIXTURES
 from tests.support.stack import RunningStack
 from worker.providers.local_stt import transcribe_wav
@@ -85,37 +80,6 @@ def test_caller_hanging_up_mid_greeting_ends_the_call_cleanly(
     record = json.loads(client.get(CALL_KEY.format(call_id=new.pop().decode())) or "{}")
     assert record["outcome"] == "caller_hung_up"
     assert record["ended_at"] - record["started_at"] < 10
-
-
-def test_the_agent_speaks_plain_opus_into_the_room(stack: RunningStack, tmp_path: Path) -> None:
-    """livekit-sip takes no RED: a track published with it (livekit's default) is unpacked
-    back to Opus by livekit-server for every packet (`worker.room_audio`)."""
-    client = redis.Redis(port=stack.redis_port)
-    before = set(client.zrange(CALLS_BY_END, 0, -1))
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        call = pool.submit(dial, stack.state.sip_uri, result_dir=tmp_path, hangup_after=8)
-        codecs = asyncio.run(_agent_audio_codecs(stack, until=call))
-        assert call.result(timeout=60).call.connected
-    assert codecs == {"audio/opus"}, f"the agent's audio track in the room: {codecs}"
-    deadline = time.monotonic() + 20
-    while not set(client.zrange(CALLS_BY_END, 0, -1)) - before:  # its worker is free again
-        assert time.monotonic() < deadline, "the worker never recorded the call's end"
-        time.sleep(0.25)
-
-
-async def _agent_audio_codecs(stack: RunningStack, *, until: Future[Any]) -> set[str]:
-    """The MIME types of the agent's published audio tracks, read while the call `until` lasts."""
-    async with livekit.LiveKitAPI(stack.state.livekit_url, DEV_API_KEY, DEV_API_SECRET) as lk:
-        while not until.done():
-            for room in (await lk.room.list_rooms(livekit.ListRoomsRequest())).rooms:
-                asked = livekit.ListParticipantsRequest(room=room.name)
-                for guest in (await lk.room.list_participants(asked)).participants:
-                    if guest.kind == livekit.ParticipantInfo.Kind.AGENT and (
-                        codecs := {t.mime_type for t in guest.tracks if t.type == livekit.AUDIO}
-                    ):
-                        return codecs
-            await asyncio.sleep(0.2)
-    return set()
 
 
 def test_three_workers_register_with_the_server(stack: RunningStack) -> None:

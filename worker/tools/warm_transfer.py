@@ -25,7 +25,6 @@ from worker.call_state import CallState
 from worker.outbound import DialFailed, resolve_outbound_trunk
 from worker.providers.briefing_llm import BriefingLLM
 from worker.providers.flow_llm import TRANSFER_TOOL
-from worker.room_audio import phone_track
 from worker.settings import WorkerSettings
 from worker.tools.transfer import TRANSFERRED
 
@@ -148,7 +147,8 @@ def _audio_track(room: rtc.Room, identity: str) -> rtc.Track:
 async def _publish(room: rtc.Room) -> rtc.AudioSource:
     source = rtc.AudioSource(SAMPLE_RATE, 1)
     local = rtc.LocalAudioTrack.create_audio_track(RELAY_TRACK, source)
-    await room.local_participant.publish_track(local, phone_track())
+    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+    await room.local_participant.publish_track(local, options)
     return source
 
 
