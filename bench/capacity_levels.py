@@ -52,6 +52,10 @@ class Level:
         return [t for r in self.rounds for t in r.timings]
 
     @property
+    def hops(self) -> list[ReplyHops]:
+        return [h for r in self.rounds for h in r.hops]
+
+    @property
     def replies(self) -> list[float]:
         return [t.reply_s for t in self.timings if t.failure is None and t.reply_s is not None]
 
@@ -173,7 +177,7 @@ def report_hops(levels: list[Level]) -> None:
     for name, _ in HOPS:
         table.add_column(name, justify="right")
     for level in levels:
-        hops = [h for r in level.rounds for h in r.hops]
+        hops = level.hops
         # `summary`: p50, p95, min, max
         cells = [
             " / ".join(summary([getattr(h, f"{name}_s") for h in hops])[:2]) for name, _ in HOPS
@@ -191,7 +195,7 @@ def report_worker_stages(levels: list[Level]) -> None:
     for name in ("worker", *STAGES, "unplaced"):
         table.add_column(name.removesuffix("_s"), justify="right")
     for level in levels:
-        hops = [h for r in level.rounds for h in r.hops]
+        hops = level.hops
         columns = [
             [h.worker_s for h in hops],
             *([getattr(h.stages, name) for h in hops] for name in STAGES),
