@@ -49,6 +49,9 @@ async def answer(
         logger.info("call %s: the browser never joined", state.call_id)
         await ctx.delete_room()
         return None
+    except RuntimeError:  # livekit's wait ends so when the room goes: deleted, or left empty
+        logger.info("call %s: the room ended before the browser joined", state.call_id)
+        return None
     state.outcome_override = None
     state.persona = dispatch.persona  # named by the page: nothing to route
     ctx.log_context_fields = {"call_id": state.call_id, "persona": state.persona}

@@ -116,6 +116,7 @@ def context(browser: Browser, talk_stack: RunningStack) -> Iterator[BrowserConte
 @pytest.fixture(scope="module")
 def page(context: BrowserContext) -> Page:
     made = context.new_page()
+    made.on("console", lambda message: print(f"browser console {message.type}: {message.text}"))
     made.goto("/console/login")
     made.get_by_label("API key").fill(DEV_DIALROOM_API_KEY)
     made.get_by_role("button", name="Log in").click()
@@ -133,7 +134,11 @@ def test_the_persona_greets_and_answers_a_browser_with_a_microphone(
     expect(page.get_by_role("heading", name="Talk to demo")).to_be_visible()
     page.evaluate(RECORD_REMOTE_AUDIO)
     page.get_by_role("button", name="Start the call").click()
-    expect(page.locator("#talk-audio audio")).to_have_count(1, timeout=30_000)
+    try:
+        expect(page.locator("#talk-audio audio")).to_have_count(1, timeout=30_000)
+    except AssertionError:
+        print("talk status:", page.locator("#talk-status").text_content())
+        raise
     # the demo persona confirms the day and hangs up, which ends the page's call
     expect(page.locator("#talk-status")).to_have_text(
         "The call has ended.", timeout=CALL_TIMEOUT_MS
@@ -174,6 +179,12 @@ def test_the_api_gives_a_token_for_the_call_room_alone(
     _end_room(talk_stack, ticket["room"])  # nobody joins: the waiting agent goes
     record = _archived(api, ticket["call_id"])
     assert (record["direction"], record["outcome"]) == ("browser", "not_joined")
+    errors = [
+        line
+        for line in talk_stack.log("worker-1").splitlines()
+        if ticket["call_id"] in line and '"level": "ERROR"' in line
+    ]
+    assert not errors, errors  # a room ended before the browser came is no fault
 
 
 def test_a_console_post_without_the_csrf_token_is_refused(
@@ -186,6 +197,26 @@ def test_a_console_post_without_the_csrf_token_is_refused(
     answer = context.request.post(talk, form={"csrf": token}, max_redirects=0)
     assert answer.status == 201 and answer.json()["token"]
     _end_room(talk_stack, answer.json()["room"])
+
+
+def test_the_start_button_waits_for_the_page_script(page: Page) -> None:
+    """Clicked before talk.js has run (it is deferred, behind livekit-client's large bundle), the
+    button would post the form itself and the page would show the ticket's JSON: it is disabled
+    until the script is ready, and stays so when livekit-client is missing."""
+    start = page.get_by_role("button", name="Start the call")
+    for missing, status in [
+        ("talk.js", "Not connected."),
+        ("livekit-client.umd.js", "livekit-client did not load: reload the page."),
+    ]:
+        page.route(f"**/talk-assets/{missing}", lambda route: route.abort())
+        try:
+            page.goto("/console/personas/demo/talk")
+            expect(page.locator("#talk-status")).to_have_text(status)
+            expect(start).to_be_disabled()
+        finally:
+            page.unroute(f"**/talk-assets/{missing}")
+    page.goto("/console/personas/demo/talk")
+    expect(start).to_be_enabled()
 
 
 def _archived(api: httpx.Client, call_id: str) -> dict[str, Any]:

@@ -58,12 +58,14 @@
     return room;
   }
 
+  if (!LK) {
+    say("livekit-client did not load: reload the page.");
+    return; // the start button stays disabled
+  }
+  start.disabled = false; // the page is ready: its button is disabled until now
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (!LK) {
-      say("livekit-client did not load.");
-      return;
-    }
     start.disabled = true;
     record.hidden = true;
     say("Starting the call…");
