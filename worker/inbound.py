@@ -7,6 +7,7 @@ in the call record and, masked, in log lines. The call id is random (`InboundDis
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -28,6 +29,9 @@ logger = logging.getLogger("dialroom.worker")
 
 LINES_BUSY = "lines_busy"
 NOT_IN_SERVICE = "not_in_service"
+CALLER_HUNG_UP = "caller_hung_up"
+# how long the agent waits for the caller's leg, normally there before it (`_caller_in`)
+CALLER_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,9 @@ async def answer(
 ) -> Caller | None:
     """Wait for the caller and route the call to its persona. None when the call ends here:
     the number is not in service, or every line is taken and WHEN_FULL=reject."""
-    participant = await ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
+    participant = await _caller_in(ctx, state)
+    if participant is None:
+        return None
     state.caller_number = participant.attributes.get("sip.phoneNumber") or None
     state.called_number = participant.attributes.get("sip.trunkPhoneNumber") or None
     persona = route_inbound(
@@ -68,6 +74,25 @@ async def answer(
         await capacity.reject(ctx)
         return None
     return Caller(identity=participant.identity, variables=header_variables(participant.attributes))
+
+
+async def _caller_in(ctx: JobContext, state: CallState) -> rtc.RemoteParticipant | None:
+    """The caller's SIP leg, in the room before the agent: livekit-sip joins it as the call
+    rings, and that join is what dispatches the agent. A caller who hung up while it rang has
+    left before the agent came, and would be waited for until livekit-server closed the room
+    (its departure timeout, 20 s, a line held): None then, the call recorded as hung up."""
+    try:
+        return await asyncio.wait_for(
+            ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP),
+            CALLER_WAIT_S,
+        )
+    except TimeoutError:
+        await ctx.delete_room()
+    except RuntimeError:  # livekit's wait ends so when the room goes first
+        pass
+    logger.info("call %s: the caller hung up before the agent answered", state.call_id)
+    state.outcome_override = CALLER_HUNG_UP
+    return None
 
 
 async def say_lines_busy(

@@ -3,22 +3,26 @@ to the demo persona. Ordered: the last test stops the stack and checks nothing i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psutil
 import pytest
 import redis
+from livekit import api
 
 from callcheck.phone import dial
 from dialroom.calls import CALL_KEY, CALLS_BY_END
 from dialroom.paths import ROOT
 from tests.e2e.conftest import FIXTURES
+from tests.support.dispatching import AGENT, livekit
 from tests.support.stack import RunningStack
 from worker.providers.local_stt import transcribe_wav
 
@@ -80,6 +84,44 @@ def test_caller_hanging_up_mid_greeting_ends_the_call_cleanly(
     record = json.loads(client.get(CALL_KEY.format(call_id=new.pop().decode())) or "{}")
     assert record["outcome"] == "caller_hung_up"
     assert record["ended_at"] - record["started_at"] < 10
+
+
+def test_a_caller_gone_before_the_agent_came_is_recorded_hung_up_and_frees_the_line(
+    stack: RunningStack,
+) -> None:
+    """A caller who hangs up while the call rings can be gone from the room before the agent
+    it dispatched joins (seen with a real CANCEL 0.3 s after the INVITE). Here made certain:
+    the inbound dispatch in a room no SIP leg ever joins. The agent waited until
+    livekit-server closed the room (20 s) and recorded `failed` with an unhandled exception."""
+    client = redis.Redis(port=stack.redis_port)
+    call_id = uuid.uuid4().hex
+    room = f"gone-{call_id}"
+    asyncio.run(_dispatch_inbound(stack, room, call_id))
+    deadline = time.monotonic() + 30
+    while not (raw := client.get(CALL_KEY.format(call_id=call_id))):
+        assert time.monotonic() < deadline, "the worker never recorded the call's end"
+        time.sleep(0.25)
+    record = json.loads(raw)
+    assert (record["direction"], record["outcome"]) == ("inbound", "caller_hung_up"), record
+    assert record["answered_at"] is None and not record["transcript"], record
+    assert not asyncio.run(_room_exists(stack, room)), "the room outlived the call"
+    logs = "".join(stack.log(f"worker-{i}") for i in (1, 2, 3))
+    errors = [line for line in logs.splitlines() if call_id in line and '"ERROR"' in line]
+    assert not errors, errors
+
+
+async def _dispatch_inbound(stack: RunningStack, room: str, call_id: str) -> None:
+    metadata = json.dumps({"direction": "inbound", "call_id": call_id})
+    async with livekit(stack) as lk:
+        await lk.room.create_room(api.CreateRoomRequest(name=room))
+        await lk.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=AGENT, room=room, metadata=metadata)
+        )
+
+
+async def _room_exists(stack: RunningStack, room: str) -> bool:
+    async with livekit(stack) as lk:
+        return bool((await lk.room.list_rooms(api.ListRoomsRequest(names=[room]))).rooms)
 
 
 def test_three_workers_register_with_the_server(stack: RunningStack) -> None:
