@@ -50,7 +50,8 @@ async def answer(
     settings: WorkerSettings,
 ) -> Caller | None:
     """Wait for the caller and route the call to its persona. None when the call ends here:
-    the number is not in service, or every line is taken and WHEN_FULL=reject."""
+    the caller hung up while it rang, the number is not in service, or every line is taken
+    and WHEN_FULL=reject."""
     participant = await _caller_in(ctx, state)
     if participant is None:
         return None
