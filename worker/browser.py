@@ -13,7 +13,6 @@ that way or any other (its room deleted), is recorded as `not_joined`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from livekit import rtc
@@ -22,7 +21,7 @@ from livekit.agents import JobContext
 from dialroom.browser_call import BrowserDispatch
 from worker import capacity
 from worker.call_state import CallState
-from worker.inbound import LINES_BUSY, Caller
+from worker.inbound import LINES_BUSY, Caller, arrived
 from worker.settings import WorkerSettings
 
 logger = logging.getLogger("dialroom.worker")
@@ -37,20 +36,14 @@ async def answer(
     """Wait for the browser named in the dispatch. None when the call ends here: it never
     joined, or every line is taken and WHEN_FULL=reject."""
     state.outcome_override = NOT_JOINED  # until it joins: a room deleted first ends it so too
-    try:
-        participant = await asyncio.wait_for(
-            ctx.wait_for_participant(
-                identity=dispatch.participant,
-                kind=rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD,
-            ),
-            JOIN_TIMEOUT_S,
-        )
-    except TimeoutError:
+    participant = await arrived(
+        ctx,
+        kind=rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD,
+        identity=dispatch.participant,
+        within_s=JOIN_TIMEOUT_S,
+    )
+    if participant is None:
         logger.info("call %s: the browser never joined", state.call_id)
-        await ctx.delete_room()
-        return None
-    except RuntimeError:  # livekit's wait ends so when the room goes: deleted, or left empty
-        logger.info("call %s: the room ended before the browser joined", state.call_id)
         return None
     state.outcome_override = None
     state.persona = dispatch.persona  # named by the page: nothing to route

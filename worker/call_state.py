@@ -196,9 +196,10 @@ def new_call_state(
     )
 
 
+CALLER_HUNG_UP = "caller_hung_up"
 # Why the session closed -> what the call record says happened.
 OUTCOMES = {
-    "participant_disconnected": "caller_hung_up",
+    "participant_disconnected": CALLER_HUNG_UP,
     "user_initiated": "agent_hung_up",
     "task_completed": "agent_hung_up",
     "job_shutdown": "worker_stopped",

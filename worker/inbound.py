@@ -20,7 +20,7 @@ from dialroom.last_good import persona_for_call
 from dialroom.persona import PersonaError
 from dialroom.redact import mask_number
 from worker import capacity
-from worker.call_state import CallState
+from worker.call_state import CALLER_HUNG_UP, CallState
 from worker.providers import ProviderConfigError, build_tts
 from worker.routing import header_variables, route_inbound
 from worker.settings import WorkerSettings
@@ -29,7 +29,6 @@ logger = logging.getLogger("dialroom.worker")
 
 LINES_BUSY = "lines_busy"
 NOT_IN_SERVICE = "not_in_service"
-CALLER_HUNG_UP = "caller_hung_up"
 # how long the agent waits for the caller's leg, normally there before it (`_caller_in`)
 CALLER_WAIT_S = 5.0
 
@@ -77,23 +76,39 @@ async def answer(
     return Caller(identity=participant.identity, variables=header_variables(participant.attributes))
 
 
+async def arrived(
+    ctx: JobContext,
+    *,
+    kind: rtc.ParticipantKind.ValueType,
+    identity: str | None = None,
+    within_s: float,
+) -> rtc.RemoteParticipant | None:
+    """The participant the call waits for (a caller's leg, a browser), or None when it has not
+    come within `within_s` (the room is then deleted, freeing the line) or the room ended first
+    (livekit's wait raises RuntimeError then: no fault of the call)."""
+    try:
+        return await asyncio.wait_for(
+            ctx.wait_for_participant(identity=identity, kind=kind), within_s
+        )
+    except TimeoutError:
+        await ctx.delete_room()
+    except RuntimeError:
+        pass
+    return None
+
+
 async def _caller_in(ctx: JobContext, state: CallState) -> rtc.RemoteParticipant | None:
     """The caller's SIP leg, in the room before the agent: livekit-sip joins it as the call
     rings, and that join is what dispatches the agent. A caller who hung up while it rang has
     left before the agent came, and would be waited for until livekit-server closed the room
     (its departure timeout, 20 s, a line held): None then, the call recorded as hung up."""
-    try:
-        return await asyncio.wait_for(
-            ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP),
-            CALLER_WAIT_S,
-        )
-    except TimeoutError:
-        await ctx.delete_room()
-    except RuntimeError:  # livekit's wait ends so when the room goes first
-        pass
-    logger.info("call %s: the caller hung up before the agent answered", state.call_id)
-    state.outcome_override = CALLER_HUNG_UP
-    return None
+    caller = await arrived(
+        ctx, kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP, within_s=CALLER_WAIT_S
+    )
+    if caller is None:
+        logger.info("call %s: the caller hung up before the agent answered", state.call_id)
+        state.outcome_override = CALLER_HUNG_UP
+    return caller
 
 
 async def say_lines_busy(
